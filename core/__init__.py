@@ -1,0 +1,1 @@
+"""Shared runtime pieces: typed configuration, the one SparkSession builder, logging."""

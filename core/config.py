@@ -1,0 +1,303 @@
+"""Load conf/payments.yaml once into frozen, validated dataclasses.
+
+Environment variables override hosts, ports and credentials. A bad value raises
+ConfigError naming the key, the value and what is allowed. Passwords are held in
+`Secret`, whose repr never shows the value, so logging a config is safe.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "conf" / "payments.yaml"
+
+ENV_OVERRIDES = {
+    "KAFKA_BOOTSTRAP_SERVERS": ("kafka", "bootstrap_servers"),
+    "MYSQL_HOST": ("mysql", "host"),
+    "MYSQL_PORT": ("mysql", "port"),
+    "MYSQL_DATABASE": ("mysql", "database"),
+    "MYSQL_USER": ("mysql", "user"),
+    "MYSQL_PASSWORD_FILE": ("mysql", "password_file"),
+}
+
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.\-_\[\]:]+:\d{1,5}$")
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+_TOPIC = re.compile(r"^[A-Za-z0-9._\-]{1,249}$")
+_DURATION = re.compile(r"^\d+ (millisecond|second|minute|hour)s?$")
+_MEMORY = re.compile(r"^\d+[kmgKMG]$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or not allowed."""
+
+    def __init__(self, key: str, value: Any, allowed: str):
+        super().__init__(f"config {key} = {value!r}: {allowed}")
+        self.key = key
+
+
+class Secret:
+    """A string that never shows itself in repr, str or logs."""
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class TopicsConfig:
+    payments: str
+    dlq: str
+    alerts: str
+    labels: str
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    bootstrap_servers: str
+    partitions: int
+    replication_factor: int
+    topics: TopicsConfig
+
+    @property
+    def bootstrap_host_ports(self) -> list[tuple[str, int]]:
+        pairs = []
+        for item in self.bootstrap_servers.split(","):
+            host, _, port = item.strip().rpartition(":")
+            pairs.append((host, int(port)))
+        return pairs
+
+
+@dataclass(frozen=True)
+class MySqlConfig:
+    flavor: str
+    host: str
+    port: int
+    database: str
+    user: str
+    password_file: Path
+    jdbc_batch_size: int
+    password_from_env: Secret | None = None
+
+    def password(self) -> Secret:
+        """The password: MYSQL_PASSWORD, else the password file's first line."""
+        if self.password_from_env is not None:
+            return self.password_from_env
+        try:
+            return Secret(self.password_file.read_text(encoding="utf-8").strip())
+        except FileNotFoundError:
+            raise ConfigError(
+                "mysql.password_file", str(self.password_file),
+                "file not found; set MYSQL_PASSWORD, or start the local MariaDB "
+                "(make services-up) which writes it",
+            ) from None
+
+    @property
+    def jdbc_url(self) -> str:
+        """JDBC URL with the bulk-insert option measured fastest for each server.
+
+        Always the jdbc:mysql scheme, so Spark picks its MySQL dialect (backquoted names);
+        MariaDB Connector/J accepts it with permitMysqlScheme.
+        """
+        if self.flavor == "mariadb":
+            return (f"jdbc:mysql://{self.host}:{self.port}/{self.database}"
+                    "?permitMysqlScheme=true&useBulkStmts=true")
+        return (f"jdbc:mysql://{self.host}:{self.port}/{self.database}"
+                "?rewriteBatchedStatements=true&useSSL=false&allowPublicKeyRetrieval=true")
+
+    @property
+    def jdbc_driver(self) -> str:
+        return "org.mariadb.jdbc.Driver" if self.flavor == "mariadb" else "com.mysql.cj.jdbc.Driver"
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    starting_offsets: str
+    max_offsets_per_trigger: int
+    trigger_interval: str
+    checkpoint_location: Path
+    shuffle_partitions: int
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    master: str
+    driver_memory: str
+    ui_enabled: bool
+
+
+@dataclass(frozen=True)
+class LocalServicesConfig:
+    state_dir: Path
+    kafka_controller_port: int
+    kafka_heap: str
+    start_timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    kafka: KafkaConfig
+    mysql: MySqlConfig
+    stream: StreamConfig
+    spark: SparkConfig
+    local_services: LocalServicesConfig
+    source_path: Path
+
+
+def load_config(path: str | os.PathLike | None = None,
+                environ: Mapping[str, str] | None = None) -> AppConfig:
+    """Read the YAML file (PAYMENTS_CONFIG or conf/payments.yaml), apply env overrides, validate."""
+    environ = os.environ if environ is None else environ
+    config_path = Path(path or environ.get("PAYMENTS_CONFIG") or DEFAULT_CONFIG_PATH)
+    try:
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError("PAYMENTS_CONFIG", str(config_path), "file not found") from None
+    raw = _apply_env_overrides(raw, environ)
+    return _build(raw, config_path, environ)
+
+
+def _apply_env_overrides(raw: dict, environ: Mapping[str, str]) -> dict:
+    merged = {section: dict(values or {}) for section, values in raw.items()}
+    for variable, (section, key) in ENV_OVERRIDES.items():
+        if environ.get(variable):
+            merged.setdefault(section, {})[key] = environ[variable]
+    return merged
+
+
+def _build(raw: dict, source: Path, environ: Mapping[str, str]) -> AppConfig:
+    kafka = raw.get("kafka", {})
+    mysql = raw.get("mysql", {})
+    stream = raw.get("stream", {})
+    spark = raw.get("spark", {})
+    local = raw.get("local_services", {})
+    topics = kafka.get("topics", {})
+    password = environ.get("MYSQL_PASSWORD")
+    return AppConfig(
+        kafka=KafkaConfig(
+            bootstrap_servers=_bootstrap(kafka, "kafka.bootstrap_servers"),
+            partitions=_int(kafka, "partitions", "kafka.partitions", 1, 1024),
+            replication_factor=_int(kafka, "replication_factor", "kafka.replication_factor", 1, 16),
+            topics=TopicsConfig(**{
+                name: _matching(topics, name, f"kafka.topics.{name}", _TOPIC,
+                                "a Kafka topic name: 1-249 of A-Za-z0-9._-")
+                for name in ("payments", "dlq", "alerts", "labels")
+            }),
+        ),
+        mysql=MySqlConfig(
+            flavor=_choice(mysql, "flavor", "mysql.flavor", ("mariadb", "mysql")),
+            host=_non_empty(mysql, "host", "mysql.host"),
+            port=_int(mysql, "port", "mysql.port", 1, 65535),
+            database=_matching(mysql, "database", "mysql.database", _IDENTIFIER,
+                               "1-64 of A-Za-z0-9_"),
+            user=_matching(mysql, "user", "mysql.user", _IDENTIFIER, "1-64 of A-Za-z0-9_"),
+            password_file=_path(mysql, "password_file", "mysql.password_file"),
+            jdbc_batch_size=_int(mysql, "jdbc_batch_size", "mysql.jdbc_batch_size", 1, 1_000_000),
+            password_from_env=Secret(password) if password else None,
+        ),
+        stream=StreamConfig(
+            starting_offsets=_choice(stream, "starting_offsets", "stream.starting_offsets",
+                                     ("earliest", "latest")),
+            max_offsets_per_trigger=_int(stream, "max_offsets_per_trigger",
+                                         "stream.max_offsets_per_trigger", 1, 100_000_000),
+            trigger_interval=_matching(stream, "trigger_interval", "stream.trigger_interval",
+                                       _DURATION, "'<n> milliseconds|seconds|minutes|hours'"),
+            checkpoint_location=_path(stream, "checkpoint_location", "stream.checkpoint_location"),
+            shuffle_partitions=_int(stream, "shuffle_partitions", "stream.shuffle_partitions", 1, 10_000),
+        ),
+        spark=SparkConfig(
+            master=_non_empty(spark, "master", "spark.master"),
+            driver_memory=_matching(spark, "driver_memory", "spark.driver_memory", _MEMORY,
+                                    "a JVM size such as 2g or 512m"),
+            ui_enabled=_bool(spark, "ui_enabled", "spark.ui_enabled"),
+        ),
+        local_services=LocalServicesConfig(
+            state_dir=_path(local, "state_dir", "local_services.state_dir"),
+            kafka_controller_port=_int(local, "kafka_controller_port",
+                                       "local_services.kafka_controller_port", 1, 65535),
+            kafka_heap=_matching(local, "kafka_heap", "local_services.kafka_heap", _MEMORY,
+                                 "a JVM size such as 512m"),
+            start_timeout_seconds=_int(local, "start_timeout_seconds",
+                                       "local_services.start_timeout_seconds", 1, 3600),
+        ),
+        source_path=source,
+    )
+
+
+def _present(section: dict, name: str, key: str) -> Any:
+    if name not in section or section[name] is None or section[name] == "":
+        raise ConfigError(key, None, "required")
+    return section[name]
+
+
+def _non_empty(section: dict, name: str, key: str) -> str:
+    return str(_present(section, name, key))
+
+
+def _int(section: dict, name: str, key: str, low: int, high: int) -> int:
+    value = _present(section, name, key)
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(key, value, f"must be an integer in {low}..{high}") from None
+    if isinstance(value, bool) or not low <= number <= high:
+        raise ConfigError(key, value, f"must be an integer in {low}..{high}")
+    return number
+
+
+def _bool(section: dict, name: str, key: str) -> bool:
+    value = _present(section, name, key)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    raise ConfigError(key, value, "must be true or false")
+
+
+def _choice(section: dict, name: str, key: str, allowed: tuple[str, ...]) -> str:
+    value = str(_present(section, name, key))
+    if value not in allowed:
+        raise ConfigError(key, value, f"must be one of {', '.join(allowed)}")
+    return value
+
+
+def _matching(section: dict, name: str, key: str, pattern: re.Pattern, allowed: str) -> str:
+    value = str(_present(section, name, key)).strip()
+    if not pattern.match(value):
+        raise ConfigError(key, value, f"must be {allowed}")
+    return value
+
+
+def _bootstrap(section: dict, key: str) -> str:
+    value = str(_present(section, "bootstrap_servers", key)).strip()
+    items = [item.strip() for item in value.split(",")]
+    if not all(_HOST_PORT.match(item) and 0 < int(item.rpartition(":")[2]) < 65536 for item in items):
+        raise ConfigError(key, value, "must be host:port[,host:port...] with ports in 1..65535")
+    return ",".join(items)
+
+
+def _path(section: dict, name: str, key: str) -> Path:
+    path = Path(str(_present(section, name, key)))
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def describe(config: Any) -> dict:
+    """A loggable dict of a config dataclass; secrets stay masked."""
+    if is_dataclass(config):
+        return {f.name: describe(getattr(config, f.name)) for f in fields(config)}
+    if isinstance(config, (Path, Secret)):
+        return str(config)
+    return config

@@ -1,0 +1,1 @@
+"""The payment event contract: schemas, validation rules, parsing of Kafka records."""

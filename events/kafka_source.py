@@ -1,0 +1,21 @@
+"""Read payment records from Kafka with Spark's Kafka source."""
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+
+from core.config import KafkaConfig, StreamConfig
+from events.schemas import KAFKA_RECORD_SCHEMA
+
+
+def read_payment_records(spark: SparkSession, kafka: KafkaConfig, stream: StreamConfig) -> DataFrame:
+    """A streaming frame of the payments topic's records (key, value, topic, partition, offset, timestamp)."""
+    return (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", kafka.bootstrap_servers)
+        .option("subscribe", kafka.topics.payments)
+        .option("startingOffsets", stream.starting_offsets)
+        .option("maxOffsetsPerTrigger", stream.max_offsets_per_trigger)
+        .option("failOnDataLoss", "true")
+        .load()
+        .select(*KAFKA_RECORD_SCHEMA.fieldNames())
+    )

@@ -1,0 +1,156 @@
+"""Parse Kafka records into payments; every record that is not a valid payment gets a reason.
+
+The JSON is parsed into a VARIANT, which keeps each value's JSON type, so a number sent
+where the contract wants a string (or the reverse) is told apart from a good value, and
+amounts are checked as exact decimals.
+"""
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from events.contract import (DEFAULT_CURRENCY, MAX_AMOUNT, MAX_ID_LENGTH, MAX_MESSAGE_BYTES,
+                             RAW_PREFIX_BYTES, REQUIRED_FIELDS, REQUIRED_STRING_FIELDS,
+                             RFC3339_PATTERN, TRANSACTION_ID_PATTERN, Reason)
+from events.currencies import ISO_4217_CODES
+from events.schemas import AMOUNT_TYPE
+
+_NUMBER_TYPE = r"^(TINYINT|SMALLINT|INT|BIGINT|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\))$"
+_EXACT = "decimal(38,10)"
+
+
+def json_type(document: Column, field: str) -> Column:
+    """The JSON type of a top-level field (STRING, BIGINT, DECIMAL(p,s), ...); NULL when absent."""
+    return F.expr(f"schema_of_variant(variant_get({_sql(document)}, '$.{field}'))")
+
+
+def field_as(document: Column, field: str, sql_type: str) -> Column:
+    """A top-level field cast to sql_type, NULL when absent or not castable."""
+    return F.expr(f"try_variant_get({_sql(document)}, '$.{field}', '{sql_type}')")
+
+
+def _sql(column: Column) -> str:
+    return column._jc.toString()  # noqa: SLF001 - the column's SQL text, to reuse in expr()
+
+
+def with_payment_fields(raw_df: DataFrame, max_message_bytes: int = MAX_MESSAGE_BYTES) -> DataFrame:
+    """Add the parsed contract fields and `reason_code`/`reason_message` (NULL for a valid payment)."""
+    text = F.col("value").cast("string")
+    parsed_df = (
+        raw_df
+        .withColumn("_length", F.coalesce(F.length("value"), F.lit(0)))
+        .withColumn("_utf8", F.col("value").isNull()
+                   | F.expr("try_validate_utf8(cast(value as string))").isNotNull())
+        .withColumn("_doc", F.when(F.col("_utf8") & (F.col("_length") <= max_message_bytes),
+                                   F.expr("try_parse_json(cast(value as string))")))
+        .withColumn("_top", F.expr("schema_of_variant(_doc)"))
+    )
+    document = F.col("_doc")
+    for field in REQUIRED_STRING_FIELDS + ("currency",):
+        parsed_df = parsed_df.withColumn(f"_{field}", field_as(document, field, "string"))
+    parsed_df = (
+        parsed_df
+        .withColumn("_amount", field_as(document, "amount", _EXACT))
+        .withColumn("_currency", F.coalesce(F.col("_currency"), F.lit(DEFAULT_CURRENCY)))
+        .withColumn("_event_time", F.expr("try_cast(_event_time AS TIMESTAMP)"))
+    )
+    reason = F.coalesce(*[F.when(condition, F.struct(F.lit(code).alias("code"), message.alias("message")))
+                          for condition, code, message in _checks(document, text, max_message_bytes)])
+    return (
+        parsed_df
+        .withColumn("_reason", reason)
+        .withColumn("reason_code", F.col("_reason.code"))
+        .withColumn("reason_message", F.col("_reason.message"))
+        .drop("_reason")
+    )
+
+
+def _checks(document: Column, text: Column, max_message_bytes: int) -> list[tuple[Column, str, Column]]:
+    """(condition that makes a record invalid, reason code, readable message), first match wins."""
+    checks: list[tuple[Column, str, Column]] = [
+        (~F.col("_utf8"), Reason.NOT_UTF8, F.lit("value is not valid UTF-8")),
+        (F.col("_length") > max_message_bytes, Reason.OVERSIZE,
+         F.format_string(f"value is %d bytes; the limit is {max_message_bytes}", F.col("_length"))),
+        (F.col("_doc").isNull(), Reason.BAD_JSON,
+         F.lit("value is not valid JSON (malformed, empty, or a key repeated)")),
+        (~F.col("_top").startswith("OBJECT"), Reason.BAD_JSON,
+         F.concat(F.lit("value must be a JSON object, got "), F.col("_top"))),
+    ]
+    for field in REQUIRED_FIELDS:
+        kind = json_type(document, field)
+        checks.append((kind.isNull() | (kind == "VOID"), Reason.MISSING_FIELD,
+                       F.lit(f"required field '{field}' is missing or null")))
+    for field in REQUIRED_STRING_FIELDS + ("currency",):
+        kind = json_type(document, field)
+        checks.append((kind.isNotNull() & (kind != "VOID") & (kind != "STRING"), Reason.WRONG_TYPE,
+                       F.concat(F.lit(f"field '{field}' must be a JSON string, got "), kind)))
+    amount_kind = json_type(document, "amount")
+    checks += [
+        (~amount_kind.rlike(_NUMBER_TYPE), Reason.WRONG_TYPE,
+         F.concat(F.lit("field 'amount' must be a JSON number, got "), amount_kind)),
+        (~F.col("_transaction_id").rlike(TRANSACTION_ID_PATTERN), Reason.BAD_ID,
+         F.lit("transaction_id must be 1-64 characters of A-Za-z0-9_.:-")),
+        (_bad_length(F.col("_customer_id")), Reason.BAD_ID, F.lit("customer_id must be 1-64 characters")),
+        (_bad_length(F.col("_terminal_id")), Reason.BAD_ID, F.lit("terminal_id must be 1-64 characters")),
+        (F.col("_amount").isNull() | (F.col("_amount") <= 0) | (F.col("_amount") > MAX_AMOUNT),
+         Reason.AMOUNT_OUT_OF_RANGE,
+         F.concat(F.lit(f"amount must be > 0 and <= {MAX_AMOUNT}, got "),
+                  F.coalesce(field_as(document, "amount", "string"), F.lit("?")))),
+        (F.col("_amount") != F.round("_amount", 2), Reason.AMOUNT_PRECISION,
+         F.concat(F.lit("amount has more than 2 decimals: "), field_as(document, "amount", "string"))),
+        (~F.col("_currency").isin(*sorted(ISO_4217_CODES)), Reason.BAD_CURRENCY,
+         F.concat(F.lit("currency is not an ISO 4217 code: "), F.col("_currency"))),
+        (~field_as(document, "event_time", "string").rlike(RFC3339_PATTERN) | F.col("_event_time").isNull(),
+         Reason.BAD_TIMESTAMP,
+         F.concat(F.lit("event_time is not an RFC 3339 timestamp with offset: "),
+                  field_as(document, "event_time", "string"))),
+    ]
+    return checks
+
+
+def _bad_length(value: Column) -> Column:
+    return (F.char_length(value) < 1) | (F.char_length(value) > MAX_ID_LENGTH)
+
+
+def valid_payments(parsed_df: DataFrame) -> DataFrame:
+    """The valid payments, in PAYMENT_SCHEMA's columns and types."""
+    return (
+        parsed_df
+        .where(F.col("reason_code").isNull())
+        .select(
+            F.col("_transaction_id").alias("transaction_id"),
+            F.col("_customer_id").alias("customer_id"),
+            F.col("_terminal_id").alias("terminal_id"),
+            F.col("_amount").cast(AMOUNT_TYPE).alias("amount"),
+            F.col("_currency").alias("currency"),
+            F.col("_event_time").alias("event_time"),
+            F.col("partition").alias("kafka_partition"),
+            F.col("offset").alias("kafka_offset"),
+            F.col("timestamp").alias("kafka_timestamp"),
+        )
+    )
+
+
+def rejected_messages(parsed_df: DataFrame) -> DataFrame:
+    """The records that are not valid payments, with reason and a bounded prefix of the raw bytes."""
+    return (
+        parsed_df
+        .where(F.col("reason_code").isNotNull())
+        .select(
+            F.col("topic").alias("kafka_topic"),
+            F.col("partition").alias("kafka_partition"),
+            F.col("offset").alias("kafka_offset"),
+            F.col("timestamp").alias("kafka_timestamp"),
+            F.col("reason_code"),
+            F.col("reason_message"),
+            F.substring("value", 1, RAW_PREFIX_BYTES).alias("raw_value_prefix"),
+            F.col("_length").cast("int").alias("raw_value_length"),
+        )
+    )
+
+
+def split_payments(raw_df: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(valid payments, rejected messages) from Kafka records; together they hold every record."""
+    parsed_df = with_payment_fields(raw_df)
+    return valid_payments(parsed_df), rejected_messages(parsed_df)
+

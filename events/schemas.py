@@ -1,0 +1,43 @@
+"""Every explicit Spark schema of the project, in one place."""
+from __future__ import annotations
+
+from pyspark.sql import types as T
+
+CONTRACT_VERSION = 1
+
+# Columns of Spark's Kafka source that the job keeps.
+KAFKA_RECORD_SCHEMA = T.StructType([
+    T.StructField("key", T.BinaryType(), True),
+    T.StructField("value", T.BinaryType(), True),
+    T.StructField("topic", T.StringType(), True),
+    T.StructField("partition", T.IntegerType(), True),
+    T.StructField("offset", T.LongType(), True),
+    T.StructField("timestamp", T.TimestampType(), True),
+])
+
+AMOUNT_TYPE = T.DecimalType(9, 2)
+
+# A valid payment, as the contract (v1) defines it, with where it came from in Kafka.
+PAYMENT_SCHEMA = T.StructType([
+    T.StructField("transaction_id", T.StringType(), False),
+    T.StructField("customer_id", T.StringType(), False),
+    T.StructField("terminal_id", T.StringType(), False),
+    T.StructField("amount", AMOUNT_TYPE, False),
+    T.StructField("currency", T.StringType(), False),
+    T.StructField("event_time", T.TimestampType(), False),
+    T.StructField("kafka_partition", T.IntegerType(), False),
+    T.StructField("kafka_offset", T.LongType(), False),
+    T.StructField("kafka_timestamp", T.TimestampType(), False),
+])
+
+# A message that is not a valid payment, kept for inspection (rejected_payments, DLQ).
+REJECTED_SCHEMA = T.StructType([
+    T.StructField("kafka_topic", T.StringType(), False),
+    T.StructField("kafka_partition", T.IntegerType(), False),
+    T.StructField("kafka_offset", T.LongType(), False),
+    T.StructField("kafka_timestamp", T.TimestampType(), False),
+    T.StructField("reason_code", T.StringType(), False),
+    T.StructField("reason_message", T.StringType(), False),
+    T.StructField("raw_value_prefix", T.BinaryType(), True),
+    T.StructField("raw_value_length", T.IntegerType(), False),
+])

@@ -1,0 +1,94 @@
+"""Score payments from Kafka into MySQL with an exactly-once effect.
+
+    scripts/spark-submit jobs/score_payments.py [options]      # local[*], project jars
+    scripts/spark-submit --master spark://host:7077 jobs/score_payments.py
+
+SIGTERM or SIGINT stops the query after the micro-batch in progress commits.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.config import ConfigError, describe, load_config  # noqa: E402
+from core.logs import configure_logging  # noqa: E402
+
+log = logging.getLogger("score_payments")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="score_payments.py",
+        description="Read payments from Kafka, validate them (invalid ones are kept with a reason), "
+                    "and write each micro-batch to MySQL exactly once. Defaults come from "
+                    "conf/payments.yaml; KAFKA_BOOTSTRAP_SERVERS and MYSQL_* override hosts and "
+                    "credentials.")
+    parser.add_argument("--config", help="YAML config file (default: $PAYMENTS_CONFIG or conf/payments.yaml)")
+    parser.add_argument("--checkpoint", help="checkpoint folder (default: stream.checkpoint_location)")
+    parser.add_argument("--starting-offsets", choices=("earliest", "latest"),
+                        help="where a new checkpoint starts reading (default: stream.starting_offsets)")
+    parser.add_argument("--max-offsets-per-trigger", type=int,
+                        help="most Kafka records per micro-batch (default: stream.max_offsets_per_trigger)")
+    parser.add_argument("--trigger-interval", help="micro-batch interval, e.g. '1 second'")
+    parser.add_argument("--available-now", action="store_true",
+                        help="process everything in the topic now, then stop (catch-up / demo mode)")
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging(args.log_level)
+    from core.spark import build_spark_session
+    from pipeline.scoring_query import start_scoring_query, trigger_settings, with_stream_overrides
+
+    try:
+        config = with_stream_overrides(
+            load_config(args.config), args.checkpoint, args.starting_offsets,
+            args.max_offsets_per_trigger, args.trigger_interval)
+        config.mysql.password()
+    except ConfigError as error:
+        log.error("%s", error)
+        return 2
+    log.info("effective config: %s", json.dumps(describe(config), default=str))
+    spark = build_spark_session(config, "score-payments")
+    query = start_scoring_query(spark, config, trigger_settings(config, args.available_now))
+    stop_requested = _install_stop_handlers()
+    _await(query, stop_requested)
+    return 0
+
+
+def _install_stop_handlers() -> threading.Event:
+    stop_requested = threading.Event()
+
+    def request_stop(signum, _frame):
+        log.info("received %s: stopping after the current micro-batch commits",
+                 signal.Signals(signum).name)
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop_requested
+
+
+def _await(query, stop_requested: threading.Event) -> None:
+    """Wait for the query to end; on a stop request, stop it between two micro-batches."""
+    while query.isActive:
+        if stop_requested.is_set() and not query.status["isTriggerActive"]:
+            query.stop()
+            break
+        query.awaitTermination(0.2)
+    if query.exception() is not None:
+        raise RuntimeError(f"streaming query failed: {query.exception()}")
+    log.info("query stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

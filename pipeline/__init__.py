@@ -1,0 +1,1 @@
+"""Assembly of the streaming query: Kafka records -> transforms -> sinks."""

@@ -1,0 +1,53 @@
+"""Start the payment scoring query (the production path, also driven by the tests)."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQuery
+
+from core.config import AppConfig
+from events.kafka_source import read_payment_records
+from events.parse import split_payments
+from sinks.mysql_sink import BatchResult, make_batch_writer
+
+QUERY_NAME = "score_payments"
+
+
+def trigger_settings(config: AppConfig, available_now: bool) -> dict:
+    """Keyword arguments for DataStreamWriter.trigger: a fixed interval, or drain-and-stop."""
+    if available_now:
+        return {"availableNow": True}
+    return {"processingTime": config.stream.trigger_interval}
+
+
+def start_scoring_query(spark: SparkSession, config: AppConfig, trigger: dict,
+                        on_commit: Callable[[BatchResult], None] | None = None) -> StreamingQuery:
+    """Kafka payments -> parse/validate -> MySQL (exactly-once), checkpointed."""
+    records_df = read_payment_records(spark, config.kafka, config.stream)
+    write_batch = make_batch_writer(config.mysql, split_payments, on_commit)
+    return (
+        records_df.writeStream
+        .queryName(QUERY_NAME)
+        .foreachBatch(write_batch)
+        .option("checkpointLocation", str(config.stream.checkpoint_location))
+        .trigger(**trigger)
+        .start()
+    )
+
+
+def with_stream_overrides(config: AppConfig, checkpoint: str | None = None,
+                          starting_offsets: str | None = None,
+                          max_offsets_per_trigger: int | None = None,
+                          trigger_interval: str | None = None) -> AppConfig:
+    """The config with command-line stream options applied (None keeps the file's value)."""
+    stream = config.stream
+    changes = {
+        "checkpoint_location": Path(checkpoint).resolve() if checkpoint else None,
+        "starting_offsets": starting_offsets,
+        "max_offsets_per_trigger": max_offsets_per_trigger,
+        "trigger_interval": trigger_interval,
+    }
+    return replace(config, stream=replace(stream, **{k: v for k, v in changes.items() if v is not None}))

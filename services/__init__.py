@@ -1,0 +1,1 @@
+"""Local development services (Kafka broker, MariaDB) run as plain processes under state/."""

@@ -1,0 +1,62 @@
+"""Manage the local services: python -m services {up,down,reset,status,migrate,topics}."""
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+
+from core.config import ConfigError, load_config
+from core.logs import configure_logging
+from services.kafka_broker import KafkaBroker
+from services.mariadb_server import MariaDbServer
+from services.migrations import MigrationError, apply_migrations
+from services.processes import ServiceError
+from services.topics import ensure_topics
+
+log = logging.getLogger("services")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services",
+                                     description="Local Kafka broker and MariaDB for development and tests.")
+    parser.add_argument("command", choices=("up", "down", "reset", "status", "migrate", "topics"),
+                        help="up: start both (idempotent), create topics, apply migrations; "
+                             "down: stop both, keep data; reset: stop and wipe all local data; "
+                             "status: show what runs; migrate / topics: only that step")
+    args = parser.parse_args(argv)
+    configure_logging()
+    try:
+        config = load_config()
+        broker, database = KafkaBroker.from_config(config), MariaDbServer.from_config(config)
+        if args.command == "up":
+            broker.start()
+            database.start()
+            ensure_topics(config.kafka)
+            apply_migrations(config.mysql)
+            log.info("services ready: Kafka %s, MariaDB %s:%s/%s", broker.bootstrap,
+                     database.host, database.port, database.database)
+        elif args.command == "down":
+            for service in (broker, database):
+                stopped = service.stop()
+                log.info("%s %s", type(service).__name__, "stopped" if stopped else "was not running")
+        elif args.command == "reset":
+            broker.stop()
+            database.stop()
+            shutil.rmtree(config.local_services.state_dir, ignore_errors=True)
+            log.info("wiped %s", config.local_services.state_dir)
+        elif args.command == "status":
+            log.info("Kafka broker: %s", "running" if broker.is_running() else "stopped")
+            log.info("MariaDB: %s", "running" if database.is_running() else "stopped")
+        elif args.command == "migrate":
+            apply_migrations(config.mysql)
+        elif args.command == "topics":
+            ensure_topics(config.kafka)
+    except (ConfigError, ServiceError, MigrationError) as error:
+        log.error("%s", error)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""A single-node Apache Kafka 4 broker in KRaft mode, run from the Maven-resolved jars."""
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from core.config import PROJECT_ROOT, AppConfig
+from services.processes import (ServiceError, read_pid, require_free_port, spawn_detached,
+                                stop_process, wait_until)
+
+log = logging.getLogger(__name__)
+
+KAFKA_JARS = PROJECT_ROOT / ".deps" / "kafka-broker"
+HEALTH_TOPIC = "payscore-healthcheck"
+
+
+@dataclass(frozen=True)
+class KafkaBroker:
+    """Paths and ports of the local broker; methods start, check and stop it."""
+
+    host: str
+    port: int
+    controller_port: int
+    heap: str
+    home: Path
+    start_timeout_seconds: int
+
+    @classmethod
+    def from_config(cls, config: AppConfig) -> "KafkaBroker":
+        host, port = config.kafka.bootstrap_host_ports[0]
+        local = config.local_services
+        return cls(host=host, port=port, controller_port=local.kafka_controller_port,
+                   heap=local.kafka_heap, home=local.state_dir / "kafka",
+                   start_timeout_seconds=local.start_timeout_seconds)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "broker.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / "server.log"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    def is_running(self) -> bool:
+        return read_pid(self.pid_file) is not None
+
+    def start(self) -> None:
+        """Start (formatting storage on first start) and wait for a produce/consume round trip."""
+        if self.is_running():
+            log.info("Kafka broker already running (pid %s), reusing it", read_pid(self.pid_file))
+            self.wait_ready()
+            return
+        _require_java()
+        if not any(KAFKA_JARS.glob("kafka_*.jar")):
+            raise ServiceError(f"Kafka jars missing in {KAFKA_JARS}; run `make setup` first")
+        require_free_port(self.host, self.port, "Kafka broker", "KAFKA_BOOTSTRAP_SERVERS")
+        require_free_port(self.host, self.controller_port, "Kafka controller",
+                          "local_services.kafka_controller_port")
+        self._write_config()
+        if not (self.data_dir / "meta.properties").exists():
+            self._format_storage()
+        spawn_detached(self._java_command("kafka.Kafka", str(self.home / "server.properties")),
+                       self.home / "logs" / "stdout.log", self.pid_file)
+        log.info("Kafka broker starting on %s (logs: %s)", self.bootstrap, self.log_file)
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        wait_until(self._round_trip, self.start_timeout_seconds,
+                   f"Kafka broker on {self.bootstrap}", self.log_file, self.pid_file)
+
+    def stop(self) -> bool:
+        return stop_process(self.pid_file, "Kafka broker", timeout_seconds=90)
+
+    def _java_command(self, main_class: str, *args: str) -> list[str]:
+        return [
+            "java", f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self.home / 'logs'}",
+            "-cp", f"{KAFKA_JARS}/*", main_class, *args,
+        ]
+
+    def _format_storage(self) -> None:
+        cluster_id = _kafka_cluster_id()
+        result = subprocess.run(
+            self._java_command("kafka.tools.StorageTool", "format", "-t", cluster_id,
+                               "-c", str(self.home / "server.properties")),
+            capture_output=True, text=True, timeout=120,
+        )
+        if result.returncode != 0:
+            raise ServiceError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+
+    def _write_config(self) -> None:
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.home / "server.properties").write_text(_server_properties(self))
+        (self.home / "log4j2.properties").write_text(_log4j2_properties(self.home / "logs"))
+
+    def _round_trip(self) -> bool:
+        """Produce a unique message to the health topic and consume it back."""
+        if not _accepts_connections(self.host, self.port):
+            return False
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        if HEALTH_TOPIC not in admin.list_topics(timeout=5).topics:
+            futures = admin.create_topics([NewTopic(HEALTH_TOPIC, 1, 1)])
+            try:
+                futures[HEALTH_TOPIC].result(timeout=10)
+            except KafkaException as error:
+                if "TOPIC_ALREADY_EXISTS" not in str(error):
+                    raise
+        token = uuid.uuid4().hex.encode()
+        producer = Producer({"bootstrap.servers": self.bootstrap})
+        producer.produce(HEALTH_TOPIC, value=token)
+        if producer.flush(10) != 0:
+            return False
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"health-{token.decode()}",
+                             "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        try:
+            consumer.subscribe([HEALTH_TOPIC])
+            for _ in range(40):
+                message = consumer.poll(0.5)
+                if message is not None and not message.error() and message.value() == token:
+                    return True
+            return False
+        finally:
+            consumer.close()
+
+
+def _accepts_connections(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _require_java() -> None:
+    if shutil.which("java") is None:
+        raise ServiceError("java not found on PATH; the Kafka broker needs Java 17 or newer")
+
+
+def _kafka_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
+    import base64
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _server_properties(broker: KafkaBroker) -> str:
+    return "\n".join([
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@{broker.host}:{broker.controller_port}",
+        f"listeners=PLAINTEXT://{broker.host}:{broker.port},CONTROLLER://{broker.host}:{broker.controller_port}",
+        f"advertised.listeners=PLAINTEXT://{broker.host}:{broker.port}",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=PLAINTEXT",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        f"log.dirs={broker.data_dir}",
+        "num.partitions=4",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=4",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "share.coordinator.state.topic.replication.factor=1",
+        "share.coordinator.state.topic.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        "log.retention.hours=168",
+        "message.max.bytes=10485760",
+        "auto.create.topics.enable=false",
+        "",
+    ])
+
+
+def _log4j2_properties(log_dir: Path) -> str:
+    return "\n".join([
+        "status = warn",
+        "appender.file.type = RollingFile",
+        "appender.file.name = file",
+        f"appender.file.fileName = {log_dir}/server.log",
+        f"appender.file.filePattern = {log_dir}/server.log.%i",
+        "appender.file.layout.type = PatternLayout",
+        "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+        "appender.file.policies.type = Policies",
+        "appender.file.policies.size.type = SizeBasedTriggeringPolicy",
+        "appender.file.policies.size.size = 50MB",
+        "appender.file.strategy.type = DefaultRolloverStrategy",
+        "appender.file.strategy.max = 3",
+        "rootLogger.level = INFO",
+        "rootLogger.appenderRef.file.ref = file",
+        "",
+    ])

@@ -1,0 +1,170 @@
+"""MariaDB from Debian's packages, run as a plain process with a project-local datadir.
+
+First start initialises the datadir (root authenticates only over the local socket),
+creates the database, an admin user for migrations and an application user with only
+SELECT/INSERT/UPDATE/DELETE, and writes their random passwords under state/secrets/.
+"""
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymysql
+
+from core.config import AppConfig
+from services.processes import (ServiceError, read_pid, require_free_port, spawn_detached,
+                                stop_process, wait_until)
+
+log = logging.getLogger(__name__)
+
+APP_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+CLIENT_HOSTS = ("localhost", "127.0.0.1")
+
+
+@dataclass(frozen=True)
+class MariaDbServer:
+    """Paths, port and accounts of the local MariaDB; methods start, check and stop it."""
+
+    host: str
+    port: int
+    database: str
+    app_user: str
+    app_password_file: Path
+    home: Path
+    start_timeout_seconds: int
+
+    @classmethod
+    def from_config(cls, config: AppConfig) -> "MariaDbServer":
+        local = config.local_services
+        return cls(host=config.mysql.host, port=config.mysql.port, database=config.mysql.database,
+                   app_user=config.mysql.user, app_password_file=config.mysql.password_file,
+                   home=local.state_dir / "mariadb", start_timeout_seconds=local.start_timeout_seconds)
+
+    @property
+    def socket(self) -> Path:
+        return self.home / "mysqld.sock"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "mysqld.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "error.log"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def admin_password_file(self) -> Path:
+        return self.app_password_file.parent / "mysql-admin-password"
+
+    admin_user = "payments_admin"
+
+    def is_running(self) -> bool:
+        return read_pid(self.pid_file) is not None
+
+    def start(self) -> None:
+        """Start (initialising on first start), wait for a query, then ensure database and users."""
+        if self.is_running():
+            log.info("MariaDB already running (pid %s), reusing it", read_pid(self.pid_file))
+        else:
+            server = _mariadbd_binary()
+            require_free_port(self.host, self.port, "MariaDB server", "MYSQL_PORT")
+            if not (self.data_dir / "mysql").exists():
+                self._initialise_datadir()
+            self.pid_file.unlink(missing_ok=True)
+            spawn_detached(self._server_command(server), self.home / "stdout.log", self.pid_file)
+            log.info("MariaDB starting on %s:%s (log: %s)", self.host, self.port, self.log_file)
+        wait_until(self._answers, self.start_timeout_seconds,
+                   f"MariaDB on {self.host}:{self.port}", self.log_file, self.pid_file)
+        self._ensure_database_and_users()
+
+    def stop(self) -> bool:
+        return stop_process(self.pid_file, "MariaDB", timeout_seconds=120)
+
+    def root_connection(self) -> pymysql.connections.Connection:
+        """Root over the local socket (unix_socket authentication): set-up only."""
+        return pymysql.connect(unix_socket=str(self.socket), user=_os_user(), autocommit=True)
+
+    def _server_command(self, server: str) -> list[str]:
+        return [
+            server, "--no-defaults",
+            f"--datadir={self.data_dir}", f"--socket={self.socket}", f"--port={self.port}",
+            f"--bind-address={self.host}", f"--pid-file={self.home / 'mariadbd.pid'}",
+            f"--log-error={self.log_file}", f"--user={_os_user()}",
+            "--skip-name-resolve", "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci", "--innodb-buffer-pool-size=512M",
+            "--innodb-log-file-size=256M", "--max-connections=300",
+            "--max-allowed-packet=64M", "--default-time-zone=+00:00",
+        ]
+
+    def _initialise_datadir(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        installer = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+        user = _os_user()
+        result = subprocess.run(
+            [installer, "--no-defaults", f"--datadir={self.data_dir}", f"--user={user}",
+             "--auth-root-authentication-method=socket", f"--auth-root-socket-user={user}",
+             "--skip-test-db"],
+            capture_output=True, text=True, timeout=300,
+        )
+        if result.returncode != 0:
+            raise ServiceError(f"mariadb-install-db failed:\n{result.stdout}{result.stderr}")
+
+    def _answers(self) -> bool:
+        with self.root_connection() as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+
+    def _ensure_database_and_users(self) -> None:
+        app_password = _read_or_create_secret(self.app_password_file)
+        admin_password = _read_or_create_secret(self.admin_password_file)
+        with self.root_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{self.database}` "
+                           "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            for host in CLIENT_HOSTS:
+                _ensure_user(cursor, self.app_user, host, app_password)
+                cursor.execute(f"GRANT {APP_PRIVILEGES} ON `{self.database}`.* TO %s@%s",
+                               (self.app_user, host))
+                _ensure_user(cursor, self.admin_user, host, admin_password)
+                cursor.execute(f"GRANT ALL PRIVILEGES ON `{self.database}`.* TO %s@%s",
+                               (self.admin_user, host))
+
+
+def _ensure_user(cursor, user: str, host: str, password: str) -> None:
+    cursor.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (user, host, password))
+    cursor.execute("ALTER USER %s@%s IDENTIFIED BY %s", (user, host, password))
+
+
+def _read_or_create_secret(path: Path) -> str:
+    """A random password kept in a 0600 file, created on first use."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    value = secrets.token_urlsafe(24)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def _mariadbd_binary() -> str:
+    for candidate in ("mariadbd", "mysqld"):
+        found = shutil.which(candidate) or (Path("/usr/sbin") / candidate if (Path("/usr/sbin") / candidate).exists() else None)
+        if found:
+            return str(found)
+    raise ServiceError("MariaDB server not installed; run `make setup` "
+                       "(it runs `apt-get install mariadb-server`)")
+
+
+def _os_user() -> str:
+    return getpass.getuser()

@@ -1,0 +1,1 @@
+"""Where scored and rejected payments go: MySQL (exactly-once) and Kafka."""

@@ -1,0 +1,55 @@
+"""Driver-side MySQL connections (PyMySQL) and the named SQL statements under sql/."""
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import pymysql
+
+from core.config import PROJECT_ROOT, MySqlConfig, Secret
+
+SQL_DIR = PROJECT_ROOT / "sql"
+_NAMED = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+
+
+def connect(mysql: MySqlConfig, user: str | None = None, password: Secret | None = None,
+            autocommit: bool = False) -> pymysql.connections.Connection:
+    """A connection as the application user (or the given one), UTC session time zone."""
+    return pymysql.connect(
+        host=mysql.host, port=mysql.port, database=mysql.database,
+        user=user or mysql.user, password=(password or mysql.password()).reveal(),
+        autocommit=autocommit, charset="utf8mb4", connect_timeout=10,
+        init_command="SET time_zone = '+00:00'",
+    )
+
+
+def admin_credentials(mysql: MySqlConfig) -> tuple[str, Secret]:
+    """Schema changes run as MYSQL_ADMIN_USER/PASSWORD, else the local admin, else the app user."""
+    if os.environ.get("MYSQL_ADMIN_USER"):
+        return os.environ["MYSQL_ADMIN_USER"], Secret(os.environ.get("MYSQL_ADMIN_PASSWORD", ""))
+    local_admin = mysql.password_file.parent / "mysql-admin-password"
+    if mysql.password_from_env is None and local_admin.exists():
+        return "payments_admin", Secret(local_admin.read_text(encoding="utf-8").strip())
+    return mysql.user, mysql.password()
+
+
+@lru_cache(maxsize=None)
+def named_statements(file_name: str) -> dict[str, str]:
+    """Statements of sql/<file_name>, each introduced by a `-- name: <name>` line."""
+    text = (SQL_DIR / file_name).read_text(encoding="utf-8")
+    parts = _NAMED.split(text)
+    return {name: body.strip().rstrip(";") for name, body in zip(parts[1::2], parts[2::2])}
+
+
+def split_script(text: str) -> list[str]:
+    """The statements of a migration script: split on ';' at line ends, comments dropped."""
+    without_comments = "\n".join(line for line in text.splitlines()
+                                 if not line.lstrip().startswith("--"))
+    return [statement.strip() for statement in re.split(r";\s*$", without_comments, flags=re.MULTILINE)
+            if statement.strip()]
+
+
+def sql_path(*parts: str) -> Path:
+    return SQL_DIR.joinpath(*parts)
