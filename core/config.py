@@ -24,6 +24,7 @@ ENV_OVERRIDES = {
     "MYSQL_DATABASE": ("mysql", "database"),
     "MYSQL_USER": ("mysql", "user"),
     "MYSQL_PASSWORD_FILE": ("mysql", "password_file"),
+    "MYSQL_FLAVOR": ("mysql", "flavor"),
 }
 
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-_\[\]:]+:\d{1,5}$")

@@ -21,6 +21,7 @@ check_tools() {
 }
 
 install_mariadb() {
+  [ -z "${PAYSCORE_SKIP_MARIADB:-}" ] || return 0   # images that talk to an external MySQL
   if command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ]; then return; fi
   say "installing MariaDB from Debian's packages"
   local sudo=""

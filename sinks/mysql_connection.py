@@ -26,9 +26,13 @@ def connect(mysql: MySqlConfig, user: str | None = None, password: Secret | None
 
 
 def admin_credentials(mysql: MySqlConfig) -> tuple[str, Secret]:
-    """Schema changes run as MYSQL_ADMIN_USER/PASSWORD, else the local admin, else the app user."""
+    """Schema changes run as MYSQL_ADMIN_USER (password from MYSQL_ADMIN_PASSWORD or
+    MYSQL_ADMIN_PASSWORD_FILE), else the local admin, else the application user."""
     if os.environ.get("MYSQL_ADMIN_USER"):
-        return os.environ["MYSQL_ADMIN_USER"], Secret(os.environ.get("MYSQL_ADMIN_PASSWORD", ""))
+        password = os.environ.get("MYSQL_ADMIN_PASSWORD")
+        if password is None and os.environ.get("MYSQL_ADMIN_PASSWORD_FILE"):
+            password = Path(os.environ["MYSQL_ADMIN_PASSWORD_FILE"]).read_text(encoding="utf-8").strip()
+        return os.environ["MYSQL_ADMIN_USER"], Secret(password or "")
     local_admin = mysql.password_file.parent / "mysql-admin-password"
     if mysql.password_from_env is None and local_admin.exists():
         return "payments_admin", Secret(local_admin.read_text(encoding="utf-8").strip())

@@ -1,0 +1,14 @@
+# The scoring job with its Python packages and Maven-resolved jars (used by docker-compose.yml).
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      python3 python3-venv openjdk-17-jdk-headless maven ca-certificates procps \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY requirements.txt ./
+COPY java ./java
+COPY scripts ./scripts
+RUN PAYSCORE_SKIP_MARIADB=1 scripts/bootstrap.sh && rm -rf /root/.m2
+COPY . .
+ENV TZ=UTC
+CMD ["sh", "-c", ".venv/bin/python -m services topics && .venv/bin/python -m services migrate && exec scripts/spark-submit jobs/score_payments.py"]

@@ -1,0 +1,85 @@
+"""parse: every Kafka record is either a valid payment or a rejected message with a reason."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from chispa import assert_df_equality
+
+from events.contract import Reason
+from events.parse import split_payments
+from events.schemas import KAFKA_RECORD_SCHEMA, PAYMENT_SCHEMA
+
+KAFKA_TS = datetime(2024, 1, 1, 12, 0, 0)
+GOOD = {"transaction_id": "tx-1", "customer_id": "C1", "terminal_id": "T1",
+        "amount": 12.5, "event_time": "2018-04-01T02:07:56+02:00"}
+
+
+def records(spark, values: list[bytes | None]):
+    rows = [(None, value, "payments", 0, offset, KAFKA_TS) for offset, value in enumerate(values)]
+    return spark.createDataFrame(rows, KAFKA_RECORD_SCHEMA)
+
+
+def with_fields(**changes) -> bytes:
+    document = {**GOOD, **changes}
+    return json.dumps({k: v for k, v in document.items() if v is not ...}).encode()
+
+
+def test_valid_payment_is_typed_and_normalised_to_utc(spark):
+    source_df = records(spark, [json.dumps(GOOD).encode(),
+                                with_fields(transaction_id="tx-2", currency="USD", amount=1000000)])
+    actual_df, rejected_df = split_payments(source_df)
+    expected_df = spark.createDataFrame([
+        ("tx-1", "C1", "T1", Decimal("12.50"), "EUR", datetime(2018, 4, 1, 0, 7, 56), 0, 0, KAFKA_TS),
+        ("tx-2", "C1", "T1", Decimal("1000000.00"), "USD", datetime(2018, 4, 1, 0, 7, 56), 0, 1, KAFKA_TS),
+    ], PAYMENT_SCHEMA)
+    assert_df_equality(actual_df, expected_df, ignore_nullable=True, ignore_row_order=True)
+    assert rejected_df.count() == 0
+
+
+@pytest.mark.parametrize("value, reason", [
+    (None, Reason.BAD_JSON),
+    (b"", Reason.BAD_JSON),
+    (b'{"transaction_id": "x",', Reason.BAD_JSON),
+    (b"[1, 2]", Reason.BAD_JSON),
+    (b'{"transaction_id":"a","transaction_id":"b"}', Reason.BAD_JSON),
+    (b'\xff\xfe{"a": 1}', Reason.NOT_UTF8),
+    (b'{"pad": "' + b"x" * 20_000 + b'"}', Reason.OVERSIZE),
+    (with_fields(terminal_id=...), Reason.MISSING_FIELD),
+    (with_fields(amount=None), Reason.MISSING_FIELD),
+    (with_fields(amount="12.5"), Reason.WRONG_TYPE),
+    (with_fields(customer_id=42), Reason.WRONG_TYPE),
+    (with_fields(transaction_id="has space"), Reason.BAD_ID),
+    (with_fields(customer_id=""), Reason.BAD_ID),
+    (with_fields(amount=0), Reason.AMOUNT_OUT_OF_RANGE),
+    (with_fields(amount=1000000.01), Reason.AMOUNT_OUT_OF_RANGE),
+    (with_fields(amount=12.345), Reason.AMOUNT_PRECISION),
+    (with_fields(currency="EURO"), Reason.BAD_CURRENCY),
+    (with_fields(currency="eur"), Reason.BAD_CURRENCY),
+    (with_fields(event_time="2018-04-01 00:07:56"), Reason.BAD_TIMESTAMP),
+    (with_fields(event_time="2018-02-30T00:00:00Z"), Reason.BAD_TIMESTAMP),
+])
+def test_each_invalid_kind_gets_its_reason_and_keeps_the_raw_bytes(spark, value, reason):
+    valid_df, actual_df = split_payments(records(spark, [value]))
+    assert valid_df.count() == 0
+    row = actual_df.collect()[0]
+    assert row.reason_code == reason
+    assert row.reason_message
+    assert row.raw_value_length == len(value or b"")
+    assert bytes(row.raw_value_prefix or b"") == (value or b"")[:1024]
+
+
+def test_every_record_is_either_valid_or_rejected(spark):
+    values = [json.dumps({**GOOD, "transaction_id": f"t{i}"}).encode() for i in range(5)]
+    values += [b"nope", None, with_fields(amount=-1)]
+    valid_df, rejected_df = split_payments(records(spark, values))
+    offsets = sorted([r.kafka_offset for r in valid_df.collect()] + [r.kafka_offset for r in rejected_df.collect()])
+    assert offsets == list(range(len(values)))
+    assert valid_df.count() == 5
+
+
+def test_unknown_extra_fields_are_ignored(spark):
+    valid_df, _ = split_payments(records(spark, [with_fields(channel="web", meta={"x": [1]})]))
+    assert [r.transaction_id for r in valid_df.collect()] == ["tx-1"]
