@@ -1,0 +1,1 @@
+"""Synthetic payments: a re-implementation of the fraud detection handbook's simulator."""
