@@ -1,0 +1,77 @@
+"""The JSON Schema, the Spark parser and the samples agree on what a valid payment is."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from events.contract import (MAX_AMOUNT, MAX_ID_LENGTH, REQUIRED_FIELDS, TRANSACTION_ID_PATTERN,
+                             RFC3339_PATTERN, Reason)
+from events.currencies import ISO_4217_CODES
+from events.json_contract import LABEL_SCHEMA_FILE, PAYMENT_SCHEMA_FILE, contract_errors, load_schema
+from events.parse import split_payments
+from events.schemas import KAFKA_RECORD_SCHEMA, PAYMENT_SCHEMA
+from pyspark.sql import types as T
+
+SAMPLES = Path(__file__).resolve().parents[2] / "contract" / "samples"
+EXPECTED_REASON = {
+    "bad_json": Reason.BAD_JSON, "missing_field": Reason.MISSING_FIELD, "wrong_type": Reason.WRONG_TYPE,
+    "amount_out_of_range": Reason.AMOUNT_OUT_OF_RANGE, "bad_currency": Reason.BAD_CURRENCY,
+    "bad_timestamp": Reason.BAD_TIMESTAMP, "oversize": Reason.OVERSIZE, "non_utf8": Reason.NOT_UTF8,
+}
+SCHEMA = load_schema(PAYMENT_SCHEMA_FILE)
+SPARK_TYPE_FOR_JSON = {"string": (T.StringType, T.TimestampType), "number": (T.DecimalType,)}
+
+
+def test_json_schema_and_spark_schema_have_the_same_fields_and_types():
+    spark_fields = {f.name: f.dataType for f in PAYMENT_SCHEMA}
+    assert set(SCHEMA["properties"]) <= set(spark_fields)
+    for name, rule in SCHEMA["properties"].items():
+        assert isinstance(spark_fields[name], SPARK_TYPE_FOR_JSON[rule["type"]]), name
+    assert set(SCHEMA["required"]) == set(REQUIRED_FIELDS)
+
+
+def test_json_schema_rules_are_the_parser_rules():
+    properties = SCHEMA["properties"]
+    assert properties["transaction_id"]["pattern"] == TRANSACTION_ID_PATTERN
+    assert properties["event_time"]["pattern"] == RFC3339_PATTERN
+    assert properties["amount"]["maximum"] == MAX_AMOUNT and properties["amount"]["exclusiveMinimum"] == 0
+    assert properties["customer_id"]["maxLength"] == properties["terminal_id"]["maxLength"] == MAX_ID_LENGTH
+    assert set(properties["currency"]["enum"]) == ISO_4217_CODES
+    label = load_schema(LABEL_SCHEMA_FILE)
+    assert label["properties"]["transaction_id"]["pattern"] == TRANSACTION_ID_PATTERN
+
+
+def test_there_is_one_invalid_sample_per_kind():
+    assert {p.stem for p in (SAMPLES / "invalid").iterdir()} == set(EXPECTED_REASON)
+    assert len(list((SAMPLES / "valid").iterdir())) >= 3
+
+
+@pytest.mark.parametrize("sample", sorted((SAMPLES / "valid").iterdir()), ids=lambda p: p.stem)
+def test_valid_samples_pass_the_json_schema(sample):
+    assert contract_errors(sample.read_bytes()) == []
+
+
+@pytest.mark.parametrize("sample", sorted((SAMPLES / "invalid").iterdir()), ids=lambda p: p.stem)
+def test_invalid_samples_fail_the_json_schema(sample):
+    assert contract_errors(sample.read_bytes()) != []
+
+
+def test_spark_parser_gives_each_sample_the_same_verdict(spark):
+    samples = sorted((SAMPLES / "valid").iterdir()) + sorted((SAMPLES / "invalid").iterdir())
+    rows = [(None, p.read_bytes(), "payments", 0, i, None) for i, p in enumerate(samples)]
+    valid_df, rejected_df = split_payments(spark.createDataFrame(rows, KAFKA_RECORD_SCHEMA))
+    reasons = {r.kafka_offset: r.reason_code for r in rejected_df.collect()}
+    valid_offsets = {r.kafka_offset for r in valid_df.collect()}
+    for offset, path in enumerate(samples):
+        if path.parent.name == "valid":
+            assert offset in valid_offsets, path.name
+        else:
+            assert reasons[offset] == EXPECTED_REASON[path.stem], path.name
+
+
+@pytest.mark.parametrize("amount, ok", [("0.07", True), ("57.16", True), ("1e3", True), ("12.345", False)])
+def test_amount_decimals_are_checked_exactly(amount, ok):
+    raw = ('{"transaction_id":"t","customer_id":"c","terminal_id":"t","amount":%s,'
+           '"event_time":"2018-04-01T00:07:56Z"}' % amount).encode()
+    assert (contract_errors(raw) == []) is ok
