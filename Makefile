@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 SUBMIT  := scripts/spark-submit
 PYTEST_ARGS ?=
 
-.PHONY: setup services-up services-down services-reset services-status demo run test clean-checkpoints
+.PHONY: setup services-up services-down services-reset services-status demo run test produce generate bench-producer
 
 setup:                     ## install Python packages, jars, MariaDB (idempotent)
 	@scripts/bootstrap.sh
@@ -20,8 +20,8 @@ services-reset:            ## stop the local services and wipe their data and ch
 services-status:
 	@$(PY) -m services status
 
-demo: services-up          ## produce demo payments, score them until caught up, print a summary
-	@$(PY) scripts/produce_demo_payments.py
+demo: services-up          ## send a generated week of payments (+ labels, a few invalid), score them, print a summary
+	@$(PY) -m producer --generate --n-days 7 --labels fraud --invalid-fraction 0.001 --quiet
 	@$(SUBMIT) jobs/score_payments.py --available-now 2> state/score_payments.log \
 	  || { echo "job failed; see state/score_payments.log" >&2; tail -30 state/score_payments.log >&2; exit 1; }
 	@$(PY) scripts/print_summary.py
@@ -31,3 +31,12 @@ run: services-up           ## run the scoring job continuously (Ctrl-C stops aft
 
 test: services-up          ## every test, against the real Kafka, MariaDB and Spark
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+produce: services-up       ## send payments: make produce ARGS="--generate --n-days 7 --labels fraud"
+	@$(PY) -m producer $(ARGS)
+
+generate:                  ## write a dataset: make generate ARGS="--out data/payments.parquet"
+	@$(PY) -m generator $(ARGS)
+
+bench-producer: services-up  ## producer throughput to the local broker
+	@$(PY) scripts/bench_producer.py

@@ -1,0 +1,1 @@
+"""Send payment datasets to Kafka in event-time order (python -m producer --help)."""
