@@ -1,0 +1,1 @@
+"""Transaction features: one numpy engine for training (whole dataset) and streaming (micro-batches)."""
