@@ -14,6 +14,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from features.definitions import FeatureConfig
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "conf" / "payments.yaml"
 
@@ -154,6 +156,7 @@ class AppConfig:
     stream: StreamConfig
     spark: SparkConfig
     local_services: LocalServicesConfig
+    features: FeatureConfig
     source_path: Path
 
 
@@ -233,8 +236,26 @@ def _build(raw: dict, source: Path, environ: Mapping[str, str]) -> AppConfig:
             start_timeout_seconds=_int(local, "start_timeout_seconds",
                                        "local_services.start_timeout_seconds", 1, 3600),
         ),
+        features=_features(raw.get("features", {})),
         source_path=source,
     )
+
+
+def _features(section: dict) -> FeatureConfig:
+    return FeatureConfig(
+        customer_windows_days=_int_list(section, "customer_windows_days", "features.customer_windows_days", 1, 365),
+        burst_windows_minutes=_int_list(section, "burst_windows_minutes", "features.burst_windows_minutes", 1, 1440),
+        terminal_windows_days=_int_list(section, "terminal_windows_days", "features.terminal_windows_days", 1, 365),
+        label_delay_days=_int(section, "label_delay_days", "features.label_delay_days", 0, 365),
+        allowed_lateness_hours=_int(section, "allowed_lateness_hours", "features.allowed_lateness_hours", 0, 24 * 90),
+    )
+
+
+def _int_list(section: dict, name: str, key: str, low: int, high: int) -> tuple[int, ...]:
+    value = _present(section, name, key)
+    if not isinstance(value, list) or not value:
+        raise ConfigError(key, value, f"must be a non-empty list of integers in {low}..{high}")
+    return tuple(_int({name: item}, name, key, low, high) for item in value)
 
 
 def _present(section: dict, name: str, key: str) -> Any:

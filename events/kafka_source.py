@@ -8,11 +8,12 @@ from events.schemas import KAFKA_RECORD_SCHEMA
 
 
 def read_payment_records(spark: SparkSession, kafka: KafkaConfig, stream: StreamConfig) -> DataFrame:
-    """A streaming frame of the payments topic's records (key, value, topic, partition, offset, timestamp)."""
+    """A streaming frame of the payments and labels topics' records, in one query so that
+    both are committed together (key, value, topic, partition, offset, timestamp)."""
     return (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", kafka.bootstrap_servers)
-        .option("subscribe", kafka.topics.payments)
+        .option("subscribe", f"{kafka.topics.payments},{kafka.topics.labels}")
         .option("startingOffsets", stream.starting_offsets)
         .option("maxOffsetsPerTrigger", stream.max_offsets_per_trigger)
         .option("failOnDataLoss", "true")

@@ -33,18 +33,22 @@ def _sql(column: Column) -> str:
     return column._jc.toString()  # noqa: SLF001 - the column's SQL text, to reuse in expr()
 
 
-def with_payment_fields(raw_df: DataFrame, max_message_bytes: int = MAX_MESSAGE_BYTES) -> DataFrame:
-    """Add the parsed contract fields and `reason_code`/`reason_message` (NULL for a valid payment)."""
-    text = F.col("value").cast("string")
-    parsed_df = (
+def with_json_document(raw_df: DataFrame, max_message_bytes: int) -> DataFrame:
+    """Add `_length`, `_utf8`, the parsed VARIANT `_doc` (NULL if not JSON) and its type `_top`."""
+    return (
         raw_df
         .withColumn("_length", F.coalesce(F.length("value"), F.lit(0)))
         .withColumn("_utf8", F.col("value").isNull()
-                   | F.expr("try_validate_utf8(cast(value as string))").isNotNull())
+                    | F.expr("try_validate_utf8(cast(value as string))").isNotNull())
         .withColumn("_doc", F.when(F.col("_utf8") & (F.col("_length") <= max_message_bytes),
                                    F.expr("try_parse_json(cast(value as string))")))
         .withColumn("_top", F.expr("schema_of_variant(_doc)"))
     )
+
+
+def with_payment_fields(raw_df: DataFrame, max_message_bytes: int = MAX_MESSAGE_BYTES) -> DataFrame:
+    """Add the parsed contract fields and `reason_code`/`reason_message` (NULL for a valid payment)."""
+    parsed_df = with_json_document(raw_df, max_message_bytes)
     document = F.col("_doc")
     for field in REQUIRED_STRING_FIELDS + ("currency",):
         parsed_df = parsed_df.withColumn(f"_{field}", field_as(document, field, "string"))
@@ -55,7 +59,7 @@ def with_payment_fields(raw_df: DataFrame, max_message_bytes: int = MAX_MESSAGE_
         .withColumn("_event_time", F.expr("try_cast(_event_time AS TIMESTAMP)"))
     )
     reason = F.coalesce(*[F.when(condition, F.struct(F.lit(code).alias("code"), message.alias("message")))
-                          for condition, code, message in _checks(document, text, max_message_bytes)])
+                          for condition, code, message in _checks(document, max_message_bytes)])
     return (
         parsed_df
         .withColumn("_reason", reason)
@@ -65,17 +69,9 @@ def with_payment_fields(raw_df: DataFrame, max_message_bytes: int = MAX_MESSAGE_
     )
 
 
-def _checks(document: Column, text: Column, max_message_bytes: int) -> list[tuple[Column, str, Column]]:
+def _checks(document: Column, max_message_bytes: int) -> list[tuple[Column, str, Column]]:
     """(condition that makes a record invalid, reason code, readable message), first match wins."""
-    checks: list[tuple[Column, str, Column]] = [
-        (~F.col("_utf8"), Reason.NOT_UTF8, F.lit("value is not valid UTF-8")),
-        (F.col("_length") > max_message_bytes, Reason.OVERSIZE,
-         F.format_string(f"value is %d bytes; the limit is {max_message_bytes}", F.col("_length"))),
-        (F.col("_doc").isNull(), Reason.BAD_JSON,
-         F.lit("value is not valid JSON (malformed, empty, or a key repeated)")),
-        (~F.col("_top").startswith("OBJECT"), Reason.BAD_JSON,
-         F.concat(F.lit("value must be a JSON object, got "), F.col("_top"))),
-    ]
+    checks = _envelope_checks(max_message_bytes)
     for field in REQUIRED_FIELDS:
         kind = json_type(document, field)
         checks.append((kind.isNull() | (kind == "VOID"), Reason.MISSING_FIELD,
@@ -154,3 +150,82 @@ def split_payments(raw_df: DataFrame) -> tuple[DataFrame, DataFrame]:
     parsed_df = with_payment_fields(raw_df)
     return valid_payments(parsed_df), rejected_messages(parsed_df)
 
+
+
+LABEL_STRING_FIELDS = ("transaction_id", "customer_id", "terminal_id", "event_time", "labeled_at")
+
+
+def with_label_fields(raw_df: DataFrame, max_message_bytes: int = MAX_MESSAGE_BYTES) -> DataFrame:
+    """Add the parsed fraud-label fields and `reason_code`/`reason_message` (NULL when valid)."""
+    parsed_df = with_json_document(raw_df, max_message_bytes)
+    document = F.col("_doc")
+    for field in LABEL_STRING_FIELDS:
+        parsed_df = parsed_df.withColumn(f"_{field}", field_as(document, field, "string"))
+    parsed_df = (parsed_df
+                 .withColumn("_is_fraud", field_as(document, "is_fraud", "boolean"))
+                 .withColumn("_event_ts", F.expr("try_cast(_event_time AS TIMESTAMP)"))
+                 .withColumn("_labeled_ts", F.expr("try_cast(_labeled_at AS TIMESTAMP)")))
+    checks = _envelope_checks(max_message_bytes)
+    for field in LABEL_STRING_FIELDS + ("is_fraud",):
+        kind = json_type(document, field)
+        checks.append((kind.isNull() | (kind == "VOID"), Reason.MISSING_FIELD,
+                       F.lit(f"required field '{field}' is missing or null")))
+    for field in LABEL_STRING_FIELDS:
+        kind = json_type(document, field)
+        checks.append((kind != "STRING", Reason.WRONG_TYPE,
+                       F.concat(F.lit(f"field '{field}' must be a JSON string, got "), kind)))
+    is_fraud_kind = json_type(document, "is_fraud")
+    checks += [
+        (is_fraud_kind != "BOOLEAN", Reason.WRONG_TYPE,
+         F.concat(F.lit("field 'is_fraud' must be true or false, got "), is_fraud_kind)),
+        (~F.col("_transaction_id").rlike(TRANSACTION_ID_PATTERN), Reason.BAD_ID,
+         F.lit("transaction_id must be 1-64 characters of A-Za-z0-9_.:-")),
+        (_bad_length(F.col("_terminal_id")) | _bad_length(F.col("_customer_id")), Reason.BAD_ID,
+         F.lit("customer_id and terminal_id must be 1-64 characters")),
+        (~F.col("_event_time").rlike(RFC3339_PATTERN) | F.col("_event_ts").isNull()
+         | ~F.col("_labeled_at").rlike(RFC3339_PATTERN) | F.col("_labeled_ts").isNull(),
+         Reason.BAD_TIMESTAMP, F.lit("event_time and labeled_at must be RFC 3339 timestamps with offset")),
+    ]
+    reason = F.coalesce(*[F.when(c, F.struct(F.lit(code).alias("code"), m.alias("message")))
+                          for c, code, m in checks])
+    return (parsed_df.withColumn("_reason", reason)
+            .withColumn("reason_code", F.col("_reason.code"))
+            .withColumn("reason_message", F.col("_reason.message"))
+            .drop("_reason"))
+
+
+def _envelope_checks(max_message_bytes: int) -> list[tuple[Column, str, Column]]:
+    """Checks every message kind shares: UTF-8, size, JSON object."""
+    return [
+        (~F.col("_utf8"), Reason.NOT_UTF8, F.lit("value is not valid UTF-8")),
+        (F.col("_length") > max_message_bytes, Reason.OVERSIZE,
+         F.format_string(f"value is %d bytes; the limit is {max_message_bytes}", F.col("_length"))),
+        (F.col("_doc").isNull(), Reason.BAD_JSON,
+         F.lit("value is not valid JSON (malformed, empty, or a key repeated)")),
+        (~F.col("_top").startswith("OBJECT"), Reason.BAD_JSON,
+         F.concat(F.lit("value must be a JSON object, got "), F.col("_top"))),
+    ]
+
+
+def valid_labels(parsed_df: DataFrame) -> DataFrame:
+    """The valid fraud labels, in FRAUD_LABEL_SCHEMA's columns."""
+    return (
+        parsed_df
+        .where(F.col("reason_code").isNull())
+        .select(
+            F.col("_transaction_id").alias("transaction_id"),
+            F.col("_customer_id").alias("customer_id"),
+            F.col("_terminal_id").alias("terminal_id"),
+            F.col("_event_ts").alias("event_time"),
+            F.col("_is_fraud").alias("is_fraud"),
+            F.col("_labeled_ts").alias("labeled_at"),
+            F.col("partition").alias("kafka_partition"),
+            F.col("offset").alias("kafka_offset"),
+        )
+    )
+
+
+def split_labels(raw_df: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(valid fraud labels, rejected messages) from records of the labels topic."""
+    parsed_df = with_label_fields(raw_df)
+    return valid_labels(parsed_df), rejected_messages(parsed_df)

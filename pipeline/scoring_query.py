@@ -10,8 +10,9 @@ from pyspark.sql.streaming import StreamingQuery
 
 from core.config import AppConfig
 from events.kafka_source import read_payment_records
-from events.parse import split_payments
-from sinks.mysql_sink import BatchResult, make_batch_writer
+from features.state_store import FeatureStateStore
+from pipeline.scoring_batch import make_batch_processor
+from sinks.mysql_sink import MySqlBatchSink
 
 QUERY_NAME = "score_payments"
 
@@ -23,11 +24,17 @@ def trigger_settings(config: AppConfig, available_now: bool) -> dict:
     return {"processingTime": config.stream.trigger_interval}
 
 
+def feature_state_folder(config: AppConfig) -> Path:
+    """Feature state snapshots live beside the checkpoint they belong to."""
+    return config.stream.checkpoint_location / "feature_state"
+
+
 def start_scoring_query(spark: SparkSession, config: AppConfig, trigger: dict,
-                        on_commit: Callable[[BatchResult], None] | None = None) -> StreamingQuery:
-    """Kafka payments -> parse/validate -> MySQL (exactly-once), checkpointed."""
+                        on_commit: Callable[[dict], None] | None = None) -> StreamingQuery:
+    """Kafka payments and labels -> validate -> features -> MySQL (exactly-once), checkpointed."""
     records_df = read_payment_records(spark, config.kafka, config.stream)
-    write_batch = make_batch_writer(config.mysql, split_payments, on_commit)
+    write_batch = make_batch_processor(config, MySqlBatchSink(config.mysql),
+                                       FeatureStateStore(feature_state_folder(config)), on_commit)
     return (
         records_df.writeStream
         .queryName(QUERY_NAME)

@@ -1,37 +1,24 @@
--- Statements the sink runs in one transaction to commit a staged micro-batch.
--- Parameters: %(stream_id)s, %(batch_id)s. INSERT IGNORE: a payment already stored
--- (the same transaction_id sent again) is not a second row.
+-- Statements the sink runs to commit a staged micro-batch in ONE transaction.
+-- {table} and {columns} are filled from a fixed list of table names and the staged
+-- frame's column names (identifiers, checked); every value is a %(name)s parameter.
+-- INSERT IGNORE: a row already stored (same key: the same payment sent again, or a
+-- replayed batch) is not a second row.
 
--- name: move_scored
-INSERT IGNORE INTO scored_transactions
-  (transaction_id, customer_id, terminal_id, amount, currency, event_time,
-   kafka_partition, kafka_offset, kafka_timestamp, stream_id, batch_id, committed_at)
-SELECT transaction_id, customer_id, terminal_id, amount, currency, event_time,
-       kafka_partition, kafka_offset, kafka_timestamp, stream_id, batch_id, UTC_TIMESTAMP(6)
-FROM scored_transactions_staging
-WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s
-ORDER BY kafka_partition, kafka_offset;
-
--- name: move_rejected
-INSERT IGNORE INTO rejected_payments
-  (kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, reason_code, reason_message,
-   raw_value_prefix, raw_value_length, stream_id, batch_id, committed_at)
-SELECT kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, reason_code, reason_message,
-       raw_value_prefix, raw_value_length, stream_id, batch_id, UTC_TIMESTAMP(6)
-FROM rejected_payments_staging
+-- name: move_staged
+INSERT IGNORE INTO {table} ({columns}, stream_id, batch_id, committed_at)
+SELECT {columns}, stream_id, batch_id, UTC_TIMESTAMP(6)
+FROM {table}_staging
 WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s;
+
+-- name: clear_staged
+DELETE FROM {table}_staging WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s;
 
 -- name: record_batch
 INSERT INTO stream_batches
-  (stream_id, batch_id, rows_in, rows_scored, rows_rejected, started_at, committed_at)
-VALUES (%(stream_id)s, %(batch_id)s, %(rows_in)s, %(rows_scored)s, %(rows_rejected)s,
-        %(started_at)s, UTC_TIMESTAMP(6));
-
--- name: clear_scored_staging
-DELETE FROM scored_transactions_staging WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s;
-
--- name: clear_rejected_staging
-DELETE FROM rejected_payments_staging WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s;
+  (stream_id, batch_id, rows_in, rows_scored, rows_rejected, labels_in, late_rows, state_events,
+   started_at, committed_at)
+VALUES (%(stream_id)s, %(batch_id)s, %(rows_in)s, %(rows_scored)s, %(rows_rejected)s, %(labels_in)s,
+        %(late_rows)s, %(state_events)s, %(started_at)s, UTC_TIMESTAMP(6));
 
 -- name: batch_committed
 SELECT 1 FROM stream_batches WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s;

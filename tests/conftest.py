@@ -54,16 +54,17 @@ def unique_id(request) -> str:
 
 @pytest.fixture
 def isolated_config(local_services: AppConfig, unique_id: str, tmp_path: Path) -> AppConfig:
-    """The config with this test's own payments topic and checkpoint folder."""
+    """The config with this test's own payments and labels topics and checkpoint folder."""
     from services.topics import ensure_topics
 
-    topics = replace(local_services.kafka.topics, payments=f"payments-{unique_id}")
+    topics = replace(local_services.kafka.topics, payments=f"payments-{unique_id}",
+                     labels=f"labels-{unique_id}")
     config = replace(
         local_services,
         kafka=replace(local_services.kafka, topics=topics),
         stream=replace(local_services.stream, checkpoint_location=tmp_path / "checkpoint"),
     )
-    ensure_topics(config.kafka, [topics.payments])
+    ensure_topics(config.kafka, [topics.payments, topics.labels])
     return config
 
 
