@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 SUBMIT  := scripts/spark-submit
 PYTEST_ARGS ?=
 
-.PHONY: setup services-up services-down services-reset services-status demo run test produce generate bench-producer
+.PHONY: setup services-up services-down services-reset services-status demo run test produce generate bench-producer bench-features
 
 setup:                     ## install Python packages, jars, MariaDB (idempotent)
 	@scripts/bootstrap.sh
@@ -40,3 +40,6 @@ generate:                  ## write a dataset: make generate ARGS="--out data/pa
 
 bench-producer: services-up  ## producer throughput to the local broker
 	@$(PY) scripts/bench_producer.py
+
+bench-features: setup      ## feature stage throughput (Spark <-> numpy engine), 1M payments
+	@$(PY) scripts/bench_features.py

@@ -105,8 +105,16 @@ def apply_batch(state: FeatureState, payments: pd.DataFrame, labels: pd.DataFram
 
 
 def _sorted_merge(codes: list[np.ndarray], times: list[np.ndarray], *payloads: list[np.ndarray]):
+    """Concatenate and sort by (code, time). The state part is already sorted, so a stable
+    sort on one int64 key (timsort) merges it with the batch in about linear time."""
     code, time = np.concatenate(codes), np.concatenate(times)
-    order = np.lexsort((time, code))
+    if not len(time):
+        return (code, time, *(np.concatenate(p) for p in payloads))
+    low, span = int(time.min()), int(time.max()) - int(time.min()) + 1
+    if (int(code.max()) + 1) * span < 2 ** 62:
+        order = np.argsort(code * span + (time - low), kind="stable")
+    else:
+        order = np.lexsort((time, code))
     return (code[order], time[order], *(np.concatenate(p)[order] for p in payloads))
 
 
@@ -150,9 +158,16 @@ def _window_positions(key_code, key_time, query_code, bounds):
         to_offset = lambda times: np.searchsorted(ranks, times)  # noqa: E731
     composite = key_code * span + to_offset(key_time)
     base = query_code * span
-    return [(np.searchsorted(composite, base + to_offset(lower), side="right"),
-             np.searchsorted(composite, base + to_offset(upper), side="right"))
-            for lower, upper in bounds]
+    # Every bound is (query time - a constant), so one (code, time) order sorts all of them;
+    # sorted queries make each binary search start where the previous one ended.
+    order = np.argsort(base + to_offset(bounds[0][1]), kind="stable")
+    positions = []
+    for lower, upper in bounds:
+        lo, hi = np.empty(len(order), np.int64), np.empty(len(order), np.int64)
+        lo[order] = np.searchsorted(composite, (base + to_offset(lower))[order], side="right")
+        hi[order] = np.searchsorted(composite, (base + to_offset(upper))[order], side="right")
+        positions.append((lo, hi))
+    return positions
 
 
 def _calendar_features(time: np.ndarray) -> dict:
