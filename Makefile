@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 SUBMIT  := scripts/spark-submit
 PYTEST_ARGS ?=
 
-.PHONY: setup services-up services-down services-reset services-status demo run test produce generate bench-producer bench-features
+.PHONY: setup services-up services-down services-reset services-status demo run test produce generate bench-producer bench-features train
 
 setup:                     ## install Python packages, jars, MariaDB (idempotent)
 	@scripts/bootstrap.sh
@@ -43,3 +43,6 @@ bench-producer: services-up  ## producer throughput to the local broker
 
 bench-features: setup      ## feature stage throughput (Spark <-> numpy engine), 1M payments
 	@$(PY) scripts/bench_features.py
+
+train: setup               ## train on the generated default dataset; writes model/artifacts/<version>, MODEL_CARD.md
+	@$(PY) jobs/train_model.py $(ARGS)

@@ -150,6 +150,24 @@ class LocalServicesConfig:
 
 
 @dataclass(frozen=True)
+class ModelConfig:
+    artifact: str
+
+    def artifact_dir(self) -> Path:
+        """The artifact folder: model/CURRENT's version, a version name, or a path."""
+        model_dir = PROJECT_ROOT / "model"
+        if self.artifact == "current":
+            current = model_dir / "CURRENT"
+            if not current.exists():
+                raise ConfigError("model.artifact", self.artifact, f"{current} is missing; train a model first")
+            return model_dir / "artifacts" / current.read_text(encoding="utf-8").strip()
+        candidate = Path(self.artifact)
+        if candidate.is_absolute() or "/" in self.artifact:
+            return candidate if candidate.is_absolute() else PROJECT_ROOT / candidate
+        return model_dir / "artifacts" / self.artifact
+
+
+@dataclass(frozen=True)
 class AppConfig:
     kafka: KafkaConfig
     mysql: MySqlConfig
@@ -157,6 +175,7 @@ class AppConfig:
     spark: SparkConfig
     local_services: LocalServicesConfig
     features: FeatureConfig
+    model: ModelConfig
     source_path: Path
 
 
@@ -237,6 +256,7 @@ def _build(raw: dict, source: Path, environ: Mapping[str, str]) -> AppConfig:
                                        "local_services.start_timeout_seconds", 1, 3600),
         ),
         features=_features(raw.get("features", {})),
+        model=ModelConfig(artifact=_non_empty(raw.get("model", {}), "artifact", "model.artifact")),
         source_path=source,
     )
 

@@ -57,6 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         log.error("%s", error)
         return 2
+    from udfs.model_artifact import ModelArtifactError, load_artifact
+    from features.definitions import model_feature_names
+    try:
+        model = load_artifact(config.model.artifact_dir(), model_feature_names(config.features))
+    except (ModelArtifactError, ConfigError) as error:
+        log.error("refusing to start: %s", error)
+        return 2
+    log.info("model %s loaded and checked", model.version)
     log.info("effective config: %s", json.dumps(describe(config), default=str))
     spark = build_spark_session(config, "score-payments")
     query = start_scoring_query(spark, config, trigger_settings(config, args.available_now))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -19,10 +20,12 @@ from pyspark.sql import types as T
 from core.config import AppConfig
 from events.parse import split_labels, split_payments
 from events.schemas import feature_field
-from features.definitions import all_feature_names
+from features.definitions import all_feature_names, model_feature_names
 from features.engine import apply_batch
 from features.state_store import FeatureStateStore
 from sinks.mysql_sink import BatchKey, MySqlBatchSink, current_stream_id, utc_now
+from udfs.model_artifact import ModelArtifact, load_artifact
+from udfs.scoring import score_column
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +101,21 @@ def with_features(spark: SparkSession, payments_df: DataFrame, payments: pd.Data
     return scored_df, table
 
 
+def with_score(scored_df: DataFrame, model: ModelArtifact, artifact_dir: Path) -> DataFrame:
+    """Add the model's score (pandas UDF) and the model version."""
+    return (scored_df
+            .withColumn("score", score_column(artifact_dir, model.feature_names))
+            .withColumn("model_version", F.lit(model.version)))
+
+
 def make_batch_processor(config: AppConfig, sink: MySqlBatchSink, store: FeatureStateStore,
                          on_commit: Callable[[dict], None] | None = None
                          ) -> Callable[[DataFrame, int], None]:
-    """The foreachBatch function of the scoring query."""
+    """The foreachBatch function of the scoring query; refuses to start with an unfit model."""
     topics = config.kafka.topics
     feature_names = scored_feature_names(config)
+    artifact_dir = config.model.artifact_dir()
+    model = load_artifact(artifact_dir, model_feature_names(config.features))
 
     def process_batch(batch_df: DataFrame, batch_id: int) -> None:
         started, started_at = time.monotonic(), utc_now()
@@ -125,7 +137,7 @@ def make_batch_processor(config: AppConfig, sink: MySqlBatchSink, store: Feature
             else:
                 scored_df, broadcast = with_features(spark, payments_df, payments, features, feature_names)
                 moved = sink.write(key, {
-                    "scored_transactions": scored_df,
+                    "scored_transactions": with_score(scored_df, model, artifact_dir),
                     "rejected_payments": rejected_payments_df.unionByName(rejected_labels_df),
                     "fraud_labels": labels_df,
                 }, ledger={"rows_in": rows_in, "labels_in": len(labels),

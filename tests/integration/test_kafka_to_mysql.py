@@ -9,6 +9,7 @@ import pytest
 from events.kafka_source import read_payment_records
 from pipeline.scoring_query import start_scoring_query
 from tests.kafka_helpers import payment, produce
+from udfs.model_artifact import current_artifact_dir
 
 pytestmark = pytest.mark.integration
 
@@ -63,6 +64,11 @@ def test_payments_land_in_mysql_once_with_their_values(spark, isolated_config, u
     staged = fetch(mysql_connection, "SELECT COUNT(*) FROM scored_transactions_staging WHERE stream_id = %s",
                    stream_id)
     assert staged == ((0,),)
+    scores = fetch(mysql_connection, "SELECT MIN(score), MAX(score), COUNT(DISTINCT model_version), "
+                   "MAX(model_version) FROM scored_transactions WHERE stream_id = %s", stream_id)
+    low, high, versions, version = scores[0]
+    assert 0 <= low <= high <= 1 and versions == 1
+    assert version == current_artifact_dir().name
 
 
 def test_restart_and_replayed_batch_neither_lose_nor_duplicate(spark, isolated_config, unique_id,

@@ -1,0 +1,1 @@
+"""Model training on the same features the stream computes (features.batch)."""

@@ -1,0 +1,1 @@
+"""Pandas UDFs run by Spark's Python workers (model scoring)."""
