@@ -21,10 +21,7 @@ services-status:
 	@$(PY) -m services status
 
 demo: services-up          ## send a generated week of payments (+ labels, a few invalid), score them, print a summary
-	@$(PY) -m producer --generate --n-days 7 --labels fraud --invalid-fraction 0.001 --quiet
-	@$(SUBMIT) jobs/score_payments.py --available-now 2> state/score_payments.log \
-	  || { echo "job failed; see state/score_payments.log" >&2; tail -30 state/score_payments.log >&2; exit 1; }
-	@$(PY) scripts/print_summary.py
+	@scripts/demo.sh
 
 run: services-up           ## run the scoring job continuously (Ctrl-C stops after the current batch)
 	@$(SUBMIT) jobs/score_payments.py

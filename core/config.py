@@ -167,6 +167,25 @@ class ModelConfig:
         return model_dir / "artifacts" / self.artifact
 
 
+ACTIONS = ("APPROVED", "REVIEW", "DECLINED")  # by severity
+_RULE_ID = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    id: str
+    when: str
+    action: str
+    description: str
+
+
+@dataclass(frozen=True)
+class DecisionsConfig:
+    review_threshold: float | None   # None: take the model's metadata
+    decline_threshold: float | None
+    rules: tuple[DecisionRule, ...]
+
+
 @dataclass(frozen=True)
 class AppConfig:
     kafka: KafkaConfig
@@ -176,6 +195,7 @@ class AppConfig:
     local_services: LocalServicesConfig
     features: FeatureConfig
     model: ModelConfig
+    decisions: DecisionsConfig
     source_path: Path
 
 
@@ -257,6 +277,7 @@ def _build(raw: dict, source: Path, environ: Mapping[str, str]) -> AppConfig:
         ),
         features=_features(raw.get("features", {})),
         model=ModelConfig(artifact=_non_empty(raw.get("model", {}), "artifact", "model.artifact")),
+        decisions=_decisions(raw.get("decisions", {})),
         source_path=source,
     )
 
@@ -269,6 +290,38 @@ def _features(section: dict) -> FeatureConfig:
         label_delay_days=_int(section, "label_delay_days", "features.label_delay_days", 0, 365),
         allowed_lateness_hours=_int(section, "allowed_lateness_hours", "features.allowed_lateness_hours", 0, 24 * 90),
     )
+
+
+def _decisions(section: dict) -> DecisionsConfig:
+    bands = section.get("score_bands", {}) or {}
+    rules, seen = [], set()
+    for index, rule in enumerate(section.get("rules", []) or []):
+        key = f"decisions.rules[{index}]"
+        if not isinstance(rule, dict):
+            raise ConfigError(key, rule, "must be a mapping with id, when, action, description")
+        rule_id = _matching(rule, "id", f"{key}.id", _RULE_ID, "an upper-case id, A-Z0-9_, at most 32")
+        if rule_id in seen:
+            raise ConfigError(f"{key}.id", rule_id, "must be unique")
+        seen.add(rule_id)
+        rules.append(DecisionRule(
+            id=rule_id, when=_non_empty(rule, "when", f"{key}.when"),
+            action=_choice(rule, "action", f"{key}.action", ACTIONS[1:]),
+            description=_non_empty(rule, "description", f"{key}.description")))
+    return DecisionsConfig(review_threshold=_threshold(bands, "review"),
+                           decline_threshold=_threshold(bands, "decline"), rules=tuple(rules))
+
+
+def _threshold(section: dict, name: str) -> float | None:
+    value = section.get(name, "model")
+    if value == "model":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if not 0 <= number <= 1:
+        raise ConfigError(f"decisions.score_bands.{name}", value, "must be 'model' or a number in 0..1")
+    return number
 
 
 def _int_list(section: dict, name: str, key: str, low: int, high: int) -> tuple[int, ...]:

@@ -32,6 +32,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "credentials.")
     parser.add_argument("--config", help="YAML config file (default: $PAYMENTS_CONFIG or conf/payments.yaml)")
     parser.add_argument("--checkpoint", help="checkpoint folder (default: stream.checkpoint_location)")
+    parser.add_argument("--payments-topic", help="topic to score (default: kafka.topics.payments)")
+    parser.add_argument("--labels-topic", help="fraud labels topic (default: kafka.topics.labels)")
     parser.add_argument("--starting-offsets", choices=("earliest", "latest"),
                         help="where a new checkpoint starts reading (default: stream.starting_offsets)")
     parser.add_argument("--max-offsets-per-trigger", type=int,
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = with_stream_overrides(
             load_config(args.config), args.checkpoint, args.starting_offsets,
-            args.max_offsets_per_trigger, args.trigger_interval)
+            args.max_offsets_per_trigger, args.trigger_interval, args.payments_topic, args.labels_topic)
         config.mysql.password()
     except ConfigError as error:
         log.error("%s", error)

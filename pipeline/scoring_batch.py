@@ -23,7 +23,10 @@ from events.schemas import feature_field
 from features.definitions import all_feature_names, model_feature_names
 from features.engine import apply_batch
 from features.state_store import FeatureStateStore
-from sinks.mysql_sink import BatchKey, MySqlBatchSink, current_stream_id, utc_now
+from decisions.rules import ScoreBands, compile_rules, with_decision
+from events.schemas import PAYMENT_SCHEMA
+from sinks.kafka_outbox import KafkaOutbox
+from sinks.mysql_sink import BatchKey, MySqlBatchSink, current_stream_id, latency_percentiles, utc_now
 from udfs.model_artifact import ModelArtifact, load_artifact
 from udfs.scoring import score_column
 
@@ -37,6 +40,7 @@ def with_engine_payment_columns(payments_df: DataFrame) -> DataFrame:
         (F.col("amount") * 100).cast("long").alias("amount_cents"),
         F.unix_micros("event_time").alias("event_us"),
         "kafka_partition", "kafka_offset",
+        F.unix_micros("kafka_timestamp").alias("sent_at_us"),
     )
 
 
@@ -60,13 +64,14 @@ def row_keys(partitions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def features_by_row_key(payments: pd.DataFrame, features: pd.DataFrame, feature_names: list[str]) -> dict:
-    """The new payments' features as arrays sorted by row key (duplicates left out)."""
-    fresh = ~features["is_duplicate"].to_numpy(dtype=bool)
-    keys = row_keys(payments["kafka_partition"].to_numpy()[fresh], payments["kafka_offset"].to_numpy()[fresh])
+    """The payments' features as arrays sorted by row key. A resent payment (duplicate) gets
+    zeros: its row only reaches MySQL's conflict check (same id, other content -> rejected)."""
+    keys = row_keys(payments["kafka_partition"].to_numpy(), payments["kafka_offset"].to_numpy())
     order = np.argsort(keys)
     table = {"_key": keys[order]}
     for name in feature_names:
-        table[name] = features[name].to_numpy()[fresh][order].astype(NUMPY_TYPE[type(feature_field(name).dataType)])
+        values = features[name].fillna(0).to_numpy()[order]
+        table[name] = values.astype(NUMPY_TYPE[type(feature_field(name).dataType)])
     return table
 
 
@@ -101,21 +106,44 @@ def with_features(spark: SparkSession, payments_df: DataFrame, payments: pd.Data
     return scored_df, table
 
 
-def with_score(scored_df: DataFrame, model: ModelArtifact, artifact_dir: Path) -> DataFrame:
-    """Add the model's score (pandas UDF) and the model version."""
-    return (scored_df
-            .withColumn("score", score_column(artifact_dir, model.feature_names))
-            .withColumn("model_version", F.lit(model.version)))
+def with_score(model: ModelArtifact, artifact_dir: Path):
+    """Transform: add the model's score (pandas UDF) and the model version."""
+    def transform(scored_df: DataFrame) -> DataFrame:
+        return (scored_df
+                .withColumn("score", score_column(artifact_dir, model.feature_names))
+                .withColumn("model_version", F.lit(model.version)))
+    return transform
 
 
-def make_batch_processor(config: AppConfig, sink: MySqlBatchSink, store: FeatureStateStore,
+def score_bands(config: AppConfig, model: ModelArtifact) -> ScoreBands:
+    """conf/ thresholds where set, else the ones chosen at training (model metadata)."""
+    trained = model.metadata.get("thresholds", {})
+    review = config.decisions.review_threshold
+    decline = config.decisions.decline_threshold
+    return ScoreBands(review=review if review is not None else float(trained.get("review", 0.5)),
+                      decline=decline if decline is not None else float(trained.get("decline", 0.9)))
+
+
+def scored_schema(feature_names: list[str]) -> T.StructType:
+    """Columns a decision rule can use: the payment, its features, score and model_version."""
+    return T.StructType([*PAYMENT_SCHEMA.fields, *[feature_field(n) for n in feature_names],
+                         T.StructField("score", T.DoubleType(), True),
+                         T.StructField("model_version", T.StringType(), True)])
+
+
+def make_batch_processor(spark: SparkSession, config: AppConfig, sink: MySqlBatchSink,
+                         store: FeatureStateStore, outbox: KafkaOutbox,
                          on_commit: Callable[[dict], None] | None = None
                          ) -> Callable[[DataFrame, int], None]:
-    """The foreachBatch function of the scoring query; refuses to start with an unfit model."""
+    """The foreachBatch function of the scoring query. Refuses to start with an unfit model
+    or a decision rule that does not compile."""
     topics = config.kafka.topics
     feature_names = scored_feature_names(config)
     artifact_dir = config.model.artifact_dir()
     model = load_artifact(artifact_dir, model_feature_names(config.features))
+    compile_rules(spark, config.decisions.rules, scored_schema(feature_names))
+    decide = with_decision(config.decisions.rules, score_bands(config, model))
+    score = with_score(model, artifact_dir)
 
     def process_batch(batch_df: DataFrame, batch_id: int) -> None:
         started, started_at = time.monotonic(), utc_now()
@@ -137,12 +165,14 @@ def make_batch_processor(config: AppConfig, sink: MySqlBatchSink, store: Feature
             else:
                 scored_df, broadcast = with_features(spark, payments_df, payments, features, feature_names)
                 moved = sink.write(key, {
-                    "scored_transactions": with_score(scored_df, model, artifact_dir),
+                    "scored_transactions": scored_df.transform(score).transform(decide),
                     "rejected_payments": rejected_payments_df.unionByName(rejected_labels_df),
                     "fraud_labels": labels_df,
-                }, ledger={"rows_in": rows_in, "labels_in": len(labels),
+                }, ledger={"rows_in": rows_in, "labels_in": len(labels), "valid_payments": len(payments),
                            "late_rows": int(features["is_late"].eq(True).sum()),
-                           "state_events": state.size, "started_at": started_at})
+                           "state_events": state.size, "started_at": started_at},
+                    sent_at_us=payments["sent_at_us"].to_numpy())
+            published = outbox.publish(key)
             store.save(state)
         finally:
             records_df.unpersist()
@@ -152,10 +182,16 @@ def make_batch_processor(config: AppConfig, sink: MySqlBatchSink, store: Feature
                 broadcast.destroy()
         seconds = time.monotonic() - started
         summary = {"batch_id": batch_id, "rows_in": rows_in, "skipped": committed,
-                   "scored": moved.get("scored_transactions", 0), "rejected": moved.get("rejected_payments", 0),
-                   "labels": moved.get("fraud_labels", 0), "seconds": seconds, "state_events": state.size}
-        log.info("batch %(batch_id)d: %(rows_in)d in, %(scored)d scored, %(rejected)d rejected, "
-                 "%(labels)d labels, %(seconds).2f s, state %(state_events)d events", summary)
+                   "scored": moved.get("scored_transactions", 0),
+                   "rejected": moved.get("rejected_payments", 0) + moved.get("conflicts", 0),
+                   "alerts": moved.get("alerts", 0), "published": published,
+                   "labels": moved.get("fraud_labels", 0), "seconds": seconds,
+                   "rate": rows_in / seconds if seconds else 0.0, "state_events": state.size,
+                   **latency_percentiles(payments["sent_at_us"].to_numpy() if len(payments) else None)}
+        log.info("batch %(batch_id)d: %(rows_in)d in, %(scored)d scored, %(rejected)d rejected, %(alerts)d alerts, "
+                 "%(labels)d labels | %(seconds).2f s, %(rate).0f rows/s | send-to-commit latency ms "
+                 "p50 %(latency_p50_ms)s p95 %(latency_p95_ms)s max %(latency_max_ms)s | state %(state_events)d events",
+                 summary)
         if on_commit is not None:
             on_commit(summary)
 

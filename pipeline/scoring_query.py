@@ -12,6 +12,7 @@ from core.config import AppConfig
 from events.kafka_source import read_payment_records
 from features.state_store import FeatureStateStore
 from pipeline.scoring_batch import make_batch_processor
+from sinks.kafka_outbox import KafkaOutbox
 from sinks.mysql_sink import MySqlBatchSink
 
 QUERY_NAME = "score_payments"
@@ -33,8 +34,9 @@ def start_scoring_query(spark: SparkSession, config: AppConfig, trigger: dict,
                         on_commit: Callable[[dict], None] | None = None) -> StreamingQuery:
     """Kafka payments and labels -> validate -> features -> MySQL (exactly-once), checkpointed."""
     records_df = read_payment_records(spark, config.kafka, config.stream)
-    write_batch = make_batch_processor(config, MySqlBatchSink(config.mysql),
-                                       FeatureStateStore(feature_state_folder(config)), on_commit)
+    write_batch = make_batch_processor(
+        spark, config, MySqlBatchSink(config.mysql, config.kafka.topics.payments),
+        FeatureStateStore(feature_state_folder(config)), KafkaOutbox(config.kafka, config.mysql), on_commit)
     return (
         records_df.writeStream
         .queryName(QUERY_NAME)
@@ -48,9 +50,13 @@ def start_scoring_query(spark: SparkSession, config: AppConfig, trigger: dict,
 def with_stream_overrides(config: AppConfig, checkpoint: str | None = None,
                           starting_offsets: str | None = None,
                           max_offsets_per_trigger: int | None = None,
-                          trigger_interval: str | None = None) -> AppConfig:
+                          trigger_interval: str | None = None, payments_topic: str | None = None,
+                          labels_topic: str | None = None) -> AppConfig:
     """The config with command-line stream options applied (None keeps the file's value)."""
     stream = config.stream
+    topics = replace(config.kafka.topics, payments=payments_topic or config.kafka.topics.payments,
+                     labels=labels_topic or config.kafka.topics.labels)
+    config = replace(config, kafka=replace(config.kafka, topics=topics))
     changes = {
         "checkpoint_location": Path(checkpoint).resolve() if checkpoint else None,
         "starting_offsets": starting_offsets,

@@ -61,6 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--invalid-fraction", type=float, default=0.0,
                         help="share of extra invalid messages mixed in, every kind in turn (e.g. 0.01)")
     parser.add_argument("--limit", type=int, help="send only the first N payments (event-time order)")
+    parser.add_argument("--id-prefix", default="", help="prefix for every transaction_id (e.g. a run id)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     return parser.parse_args(argv)
 
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --labels needs an is_fraud column in the dataset", file=sys.stderr)
         return 2
     payments = payments.sort_values("event_time", kind="stable")
+    if args.id_prefix:
+        payments = payments.assign(transaction_id=args.id_prefix + payments["transaction_id"].astype(str))
     if args.limit:
         payments = payments.head(args.limit)
     plan = build_plan(payments, args.labels, timedelta(seconds=args.label_delay), args.invalid_fraction, args.seed)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -60,8 +61,9 @@ def jdbc_append(frame: DataFrame, mysql: MySqlConfig, table: str) -> None:
 class MySqlBatchSink:
     """Stages frames per table and commits them with the ledger row in one transaction."""
 
-    def __init__(self, mysql: MySqlConfig):
+    def __init__(self, mysql: MySqlConfig, payments_topic: str):
         self.mysql = mysql
+        self.payments_topic = payments_topic
         self.statements = named_statements(COMMIT_SQL)
 
     def is_committed(self, key: BatchKey) -> bool:
@@ -69,39 +71,64 @@ class MySqlBatchSink:
             cursor.execute(self.statements["batch_committed"], key.params())
             return cursor.fetchone() is not None
 
-    def write(self, key: BatchKey, tables: dict[str, DataFrame], ledger: dict) -> dict[str, int]:
-        """Stage every frame, then commit; returns rows moved into each final table."""
+    def write(self, key: BatchKey, tables: dict[str, DataFrame], ledger: dict,
+              sent_at_us: np.ndarray | None = None) -> dict[str, int]:
+        """Stage every frame, then commit; returns rows moved into each final table (and
+        "conflicts", "alerts").
+
+        sent_at_us: Kafka timestamps (producer send times) of the batch's payments, for the
+        ledger's send-to-commit latency percentiles.
+        """
         self._clear_staging(key, tables)
         for table, frame in tables.items():
             jdbc_append(frame.select(F.lit(key.stream_id).alias("stream_id"),
                                      F.lit(key.batch_id).cast("long").alias("batch_id"), "*"),
                         self.mysql, f"{_table(table)}_staging")
-        return self._commit(key, {table: frame.columns for table, frame in tables.items()}, ledger)
+        return self._commit(key, {table: frame.columns for table, frame in tables.items()}, ledger, sent_at_us)
 
     def _clear_staging(self, key: BatchKey, tables) -> None:
         with connect(self.mysql, autocommit=True) as connection, connection.cursor() as cursor:
             for table in tables:
                 cursor.execute(self.statements["clear_staged"].format(table=_table(table)), key.params())
 
-    def _commit(self, key: BatchKey, columns: dict[str, list[str]], ledger: dict) -> dict[str, int]:
+    def _commit(self, key: BatchKey, columns: dict[str, list[str]], ledger: dict,
+                sent_at_us: np.ndarray | None) -> dict[str, int]:
         moved = {}
+        params = {**key.params(), "payments_topic": self.payments_topic}
         with connect(self.mysql) as connection:
             try:
                 with connection.cursor() as cursor:
                     for table, names in columns.items():
                         column_list = ", ".join(f"`{_column(name)}`" for name in names)
                         moved[table] = cursor.execute(self.statements["move_staged"].format(
-                            table=_table(table), columns=column_list), key.params())
-                        cursor.execute(self.statements["clear_staged"].format(table=table), key.params())
+                            table=_table(table), columns=column_list), params)
+                    conflicts = (cursor.execute(self.statements["reject_conflicts"], params)
+                                 if "scored_transactions" in columns else 0)
+                    moved["conflicts"] = conflicts
+                    moved["alerts"] = cursor.execute(self.statements["record_alerts"], params)
+                    for table in columns:
+                        cursor.execute(self.statements["clear_staged"].format(table=table), params)
+                    scored = moved.get("scored_transactions", 0)
                     cursor.execute(self.statements["record_batch"], {
-                        **key.params(), **ledger,
-                        "rows_scored": moved.get("scored_transactions", 0),
-                        "rows_rejected": moved.get("rejected_payments", 0)})
+                        **key.params(), **ledger, **latency_percentiles(sent_at_us),
+                        "rows_scored": scored, "alerts": moved["alerts"],
+                        "rows_rejected": moved.get("rejected_payments", 0) + conflicts,
+                        "rows_duplicate": max(ledger.get("valid_payments", scored) - scored - conflicts, 0)})
                 connection.commit()
             except Exception:
                 connection.rollback()
                 raise
         return moved
+
+
+def latency_percentiles(sent_at_us: np.ndarray | None) -> dict:
+    """Send-to-commit latency of the batch's payments (now = just before the commit), in ms."""
+    if sent_at_us is None or not len(sent_at_us):
+        return {"latency_p50_ms": None, "latency_p95_ms": None, "latency_max_ms": None}
+    now_us = int(datetime.now(timezone.utc).timestamp() * 1_000_000)
+    latency_ms = (now_us - sent_at_us.astype(np.int64)) / 1000.0
+    p50, p95, worst = np.percentile(latency_ms, [50, 95, 100])
+    return {"latency_p50_ms": int(p50), "latency_p95_ms": int(p95), "latency_max_ms": int(worst)}
 
 
 def _table(name: str) -> str:

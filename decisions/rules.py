@@ -1,0 +1,65 @@
+"""APPROVED / REVIEW / DECLINED from the score band and the rules in conf/ (decisions:).
+
+Every row records the decision and its reasons: the ids of the rules that fired and the
+score band. The most severe action wins. A rule that does not compile, or is not boolean,
+stops the job at start with the rule's id.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from core.config import ACTIONS, DecisionRule
+
+SEVERITY = {action: rank for rank, action in enumerate(ACTIONS)}
+BAND_ACTION = {"SCORE_LOW": "APPROVED", "SCORE_MEDIUM": "REVIEW", "SCORE_HIGH": "DECLINED"}
+
+
+class RuleError(ValueError):
+    """A decision rule does not compile against the scored payment's columns."""
+
+
+@dataclass(frozen=True)
+class ScoreBands:
+    review: float
+    decline: float
+
+
+def score_band(score: Column, bands: ScoreBands) -> Column:
+    return (F.when(score >= bands.decline, "SCORE_HIGH")
+            .when(score >= bands.review, "SCORE_MEDIUM")
+            .otherwise("SCORE_LOW"))
+
+
+def compile_rules(spark: SparkSession, rules: tuple[DecisionRule, ...], schema: T.StructType) -> None:
+    """Analyse every rule against the scored payment's schema; fail naming the first bad one."""
+    empty_df = spark.createDataFrame([], schema)
+    for rule in rules:
+        try:
+            result_type = empty_df.select(F.expr(rule.when).alias("fired")).schema["fired"].dataType
+        except Exception as error:  # AnalysisException, ParseException
+            raise RuleError(f"decision rule {rule.id} ({rule.when!r}) does not compile: "
+                            f"{str(error).splitlines()[0]}") from None
+        if not isinstance(result_type, T.BooleanType):
+            raise RuleError(f"decision rule {rule.id} ({rule.when!r}) gives {result_type.simpleString()}, "
+                            "not a boolean")
+
+
+def with_decision(rules: tuple[DecisionRule, ...], bands: ScoreBands):
+    """Transform: add score_band, reasons (fired rule ids, then the band) and decision."""
+    def transform(scored_df: DataFrame) -> DataFrame:
+        band = score_band(F.col("score"), bands)
+        fired = [F.when(F.expr(rule.when), F.lit(rule.id)) for rule in rules]
+        band_severity = F.when(band == "SCORE_HIGH", SEVERITY[BAND_ACTION["SCORE_HIGH"]]).when(
+            band == "SCORE_MEDIUM", SEVERITY[BAND_ACTION["SCORE_MEDIUM"]]).otherwise(SEVERITY["APPROVED"])
+        rule_severities = [F.when(F.expr(rule.when), F.lit(SEVERITY[rule.action])).otherwise(0) for rule in rules]
+        severity = F.greatest(band_severity, *rule_severities) if rules else band_severity
+        decision = F.element_at(F.array(*[F.lit(a) for a in ACTIONS]), severity + 1)
+        return (scored_df
+                .withColumn("score_band", band)
+                .withColumn("reasons", F.concat_ws(",", *fired, F.col("score_band")))
+                .withColumn("decision", decision))
+    return transform
