@@ -1,0 +1,58 @@
+"""Decisions: the most severe of the score band and the fired rules wins; reasons record why."""
+from __future__ import annotations
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import types as T
+
+from core.config import DecisionRule
+from decisions.rules import RuleError, ScoreBands, compile_rules, with_decision
+
+RULES = (
+    DecisionRule("LARGE_AMOUNT", "amount > 5000", "REVIEW", "big"),
+    DecisionRule("BURST_10M", "cust_count_10m > 10", "REVIEW", "burst"),
+    DecisionRule("SPIKE", "amount > 10 * cust_mean_amount_30d", "DECLINED", "spike"),
+)
+BANDS = ScoreBands(review=0.3, decline=0.8)
+SCHEMA = T.StructType([T.StructField("transaction_id", T.StringType()), T.StructField("amount", T.DoubleType()),
+                       T.StructField("cust_count_10m", T.LongType()),
+                       T.StructField("cust_mean_amount_30d", T.DoubleType()), T.StructField("score", T.DoubleType())])
+
+
+def test_most_severe_action_wins_and_reasons_list_rules_then_band(spark):
+    source_df = spark.createDataFrame([
+        ("ok", 20.0, 1, 20.0, 0.01),
+        ("big", 6000.0, 1, 5000.0, 0.01),
+        ("big-burst-medium", 6000.0, 12, 5000.0, 0.5),
+        ("spike-low-score", 900.0, 1, 50.0, 0.1),
+        ("high-score", 20.0, 1, 20.0, 0.95),
+        ("nulls", None, None, None, None),
+    ], SCHEMA)
+    actual_df = source_df.transform(with_decision(RULES, BANDS)).select("transaction_id", "decision", "reasons")
+    expected_df = spark.createDataFrame([
+        ("ok", "APPROVED", "SCORE_LOW"),
+        ("big", "REVIEW", "LARGE_AMOUNT,SCORE_LOW"),
+        ("big-burst-medium", "REVIEW", "LARGE_AMOUNT,BURST_10M,SCORE_MEDIUM"),
+        ("spike-low-score", "DECLINED", "SPIKE,SCORE_LOW"),
+        ("high-score", "DECLINED", "SCORE_HIGH"),
+        ("nulls", "APPROVED", "SCORE_LOW"),
+    ], "transaction_id string, decision string, reasons string")
+    assert_df_equality(actual_df, expected_df, ignore_nullable=True, ignore_row_order=True)
+
+
+@pytest.mark.parametrize("when, message", [
+    ("amount >", "does not compile"),
+    ("no_such_column > 1", "does not compile"),
+    ("amount * 2", "not a boolean"),
+])
+def test_a_bad_rule_is_refused_naming_it(spark, when, message):
+    with pytest.raises(RuleError, match=f"decision rule BAD_ONE .*{message}"):
+        compile_rules(spark, (*RULES, DecisionRule("BAD_ONE", when, "REVIEW", "x")), SCHEMA)
+
+
+def test_the_configured_rules_compile_against_the_scored_columns(spark):
+    from core.config import load_config
+    from pipeline.scoring_batch import scored_feature_names, scored_schema
+
+    config = load_config()
+    compile_rules(spark, config.decisions.rules, scored_schema(scored_feature_names(config)))
