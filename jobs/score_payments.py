@@ -90,14 +90,26 @@ def _install_stop_handlers() -> threading.Event:
 
 def _await(query, stop_requested: threading.Event) -> None:
     """Wait for the query to end; on a stop request, stop it between two micro-batches."""
+    last_logged = None
     while query.isActive:
         if stop_requested.is_set() and not query.status["isTriggerActive"]:
             query.stop()
             break
         query.awaitTermination(0.2)
+        last_logged = _log_progress(query.lastProgress, last_logged)
     if query.exception() is not None:
         raise RuntimeError(f"streaming query failed: {query.exception()}")
     log.info("query stopped")
+
+
+def _log_progress(progress: dict | None, last_logged):
+    """Spark's view of each finished micro-batch: input and processing rates."""
+    if not progress or progress.get("batchId") == last_logged:
+        return last_logged
+    log.info("progress batch %s: %s rows, input %.0f rows/s, processed %.0f rows/s, trigger %s ms",
+             progress.get("batchId"), progress.get("numInputRows"), progress.get("inputRowsPerSecond") or 0.0,
+             progress.get("processedRowsPerSecond") or 0.0, progress.get("durationMs", {}).get("triggerExecution"))
+    return progress.get("batchId")
 
 
 if __name__ == "__main__":

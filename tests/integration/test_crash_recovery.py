@@ -9,11 +9,9 @@ micro-batches happen to split the two topics.
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
-from dataclasses import replace
 
 import pytest
 import yaml
@@ -79,7 +77,7 @@ def test_kill_9_and_restart_loses_and_duplicates_nothing(spark, isolated_config,
         assert job.poll() is None, (tmp_path / "job.log").read_text()[-3000:]
         time.sleep(0.5)
     stored_before_kill = scored_count(mysql_connection, f"{unique_id}-b-")
-    os.killpg(job.pid, signal.SIGKILL)
+    subprocess.run(["pkill", "-KILL", "-s", str(job.pid)], check=False)  # the whole session: JVM, driver, workers
     job.wait(30)
     assert 0 < stored_before_kill < total, "the job must be killed mid-stream"
 
@@ -92,3 +90,30 @@ def test_kill_9_and_restart_loses_and_duplicates_nothing(spark, isolated_config,
                        "WHERE transaction_id LIKE %s", (f"{unique_id}-b-%",))
         assert cursor.fetchone() == (total, total)
     assert decisions_of(mysql_connection, f"{unique_id}-b-") == decisions_of(mysql_connection, f"{unique_id}-a-")
+
+
+def test_sigterm_stops_the_job_after_the_current_batch_commits(local_services, isolated_config, tmp_path,
+                                                              mysql_connection, unique_id):
+    topic = isolated_config.kafka.topics.payments
+    dataset, _ = generate(SimulationParams(n_customers=50, n_terminals=50, n_days=5, radius=20, seed=41))
+    plan = build_plan(dataset.assign(transaction_id=f"{unique_id}-" + dataset["transaction_id"]))
+    send_plan(plan, isolated_config.kafka.bootstrap_servers, {PAYMENT: topic, INVALID: topic, LABEL: topic})
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    raw["kafka"]["topics"].update(labels=isolated_config.kafka.topics.labels,
+                                  alerts=isolated_config.kafka.topics.alerts, dlq=isolated_config.kafka.topics.dlq)
+    raw["spark"]["ui_enabled"] = False
+    config_path = tmp_path / "job.yaml"
+    config_path.write_text(yaml.safe_dump(raw))
+    log_path = tmp_path / "job.log"
+    with open(log_path, "wb") as log:
+        job = subprocess.Popen(job_command(config_path, tmp_path / "checkpoint", topic), stdout=log,
+                               stderr=log, start_new_session=True)
+        deadline = time.monotonic() + 180
+        while scored_count(mysql_connection, f"{unique_id}-") < len(dataset) and time.monotonic() < deadline:
+            assert job.poll() is None, log_path.read_text()[-3000:]
+            time.sleep(0.5)
+        job.send_signal(signal.SIGTERM)
+        assert job.wait(120) == 0, log_path.read_text()[-3000:]
+    text = log_path.read_text()
+    assert "received SIGTERM: stopping after the current micro-batch commits" in text
+    assert "query stopped" in text and "progress batch" in text

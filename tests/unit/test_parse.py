@@ -83,3 +83,15 @@ def test_every_record_is_either_valid_or_rejected(spark):
 def test_unknown_extra_fields_are_ignored(spark):
     valid_df, _ = split_payments(records(spark, [with_fields(channel="web", meta={"x": [1]})]))
     assert [r.transaction_id for r in valid_df.collect()] == ["tx-1"]
+
+
+def test_engine_columns_are_exact_cents_and_utc_micros(spark):
+    from pipeline.scoring_batch import with_engine_payment_columns
+
+    source_df, _ = split_payments(records(spark, [json.dumps(GOOD).encode(), None]))
+    actual_df = with_engine_payment_columns(source_df)
+    expected_df = spark.createDataFrame(
+        [("tx-1", "C1", "T1", 1250, 1522541276000000, 0, 0, int(KAFKA_TS.timestamp() * 1_000_000))],
+        "transaction_id string, customer_id string, terminal_id string, amount_cents long, event_us long, "
+        "kafka_partition int, kafka_offset long, sent_at_us long")
+    assert_df_equality(actual_df, expected_df, ignore_nullable=True)
