@@ -46,6 +46,17 @@ def with_json_document(raw_df: DataFrame, max_message_bytes: int) -> DataFrame:
     )
 
 
+def with_first_reason(parsed_df: DataFrame, checks: list[tuple[Column, str, Column]]) -> DataFrame:
+    """Add reason_code / reason_message of the first check that fails (NULL when none does)."""
+    reason = F.coalesce(*[F.when(condition, F.struct(F.lit(code).alias("code"), message.alias("message")))
+                          for condition, code, message in checks])
+    return (parsed_df
+            .withColumn("_reason", reason)
+            .withColumn("reason_code", F.col("_reason.code"))
+            .withColumn("reason_message", F.col("_reason.message"))
+            .drop("_reason"))
+
+
 def with_payment_fields(raw_df: DataFrame, max_message_bytes: int = MAX_MESSAGE_BYTES) -> DataFrame:
     """Add the parsed contract fields and `reason_code`/`reason_message` (NULL for a valid payment)."""
     parsed_df = with_json_document(raw_df, max_message_bytes)
@@ -58,15 +69,7 @@ def with_payment_fields(raw_df: DataFrame, max_message_bytes: int = MAX_MESSAGE_
         .withColumn("_currency", F.coalesce(F.col("_currency"), F.lit(DEFAULT_CURRENCY)))
         .withColumn("_event_time", F.expr("try_cast(_event_time AS TIMESTAMP)"))
     )
-    reason = F.coalesce(*[F.when(condition, F.struct(F.lit(code).alias("code"), message.alias("message")))
-                          for condition, code, message in _checks(document, max_message_bytes)])
-    return (
-        parsed_df
-        .withColumn("_reason", reason)
-        .withColumn("reason_code", F.col("_reason.code"))
-        .withColumn("reason_message", F.col("_reason.message"))
-        .drop("_reason")
-    )
+    return with_first_reason(parsed_df, _checks(document, max_message_bytes))
 
 
 def _checks(document: Column, max_message_bytes: int) -> list[tuple[Column, str, Column]]:
@@ -186,12 +189,7 @@ def with_label_fields(raw_df: DataFrame, max_message_bytes: int = MAX_MESSAGE_BY
          | ~F.col("_labeled_at").rlike(RFC3339_PATTERN) | F.col("_labeled_ts").isNull(),
          Reason.BAD_TIMESTAMP, F.lit("event_time and labeled_at must be RFC 3339 timestamps with offset")),
     ]
-    reason = F.coalesce(*[F.when(c, F.struct(F.lit(code).alias("code"), m.alias("message")))
-                          for c, code, m in checks])
-    return (parsed_df.withColumn("_reason", reason)
-            .withColumn("reason_code", F.col("_reason.code"))
-            .withColumn("reason_message", F.col("_reason.message"))
-            .drop("_reason"))
+    return with_first_reason(parsed_df, checks)
 
 
 def _envelope_checks(max_message_bytes: int) -> list[tuple[Column, str, Column]]:

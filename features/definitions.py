@@ -43,28 +43,25 @@ def window_label(minutes: int) -> str:
     return f"{minutes}m"
 
 
-def customer_feature_names(config: FeatureConfig) -> list[str]:
+def _pair_per_window(windows_minutes, first: str, second: str) -> list[str]:
+    """[first_<w>, second_<w>] for each window w, e.g. cust_count_7d, cust_mean_amount_7d."""
     names = []
-    for days in config.customer_windows_days:
-        label = window_label(days * 1440)
-        names += [f"cust_count_{label}", f"cust_mean_amount_{label}"]
+    for minutes in windows_minutes:
+        label = window_label(minutes)
+        names += [f"{first}_{label}", f"{second}_{label}"]
     return names
+
+
+def customer_feature_names(config: FeatureConfig) -> list[str]:
+    return _pair_per_window([d * 1440 for d in config.customer_windows_days], "cust_count", "cust_mean_amount")
 
 
 def burst_feature_names(config: FeatureConfig) -> list[str]:
-    names = []
-    for minutes in config.burst_windows_minutes:
-        label = window_label(minutes)
-        names += [f"cust_count_{label}", f"cust_sum_amount_{label}"]
-    return names
+    return _pair_per_window(config.burst_windows_minutes, "cust_count", "cust_sum_amount")
 
 
 def terminal_feature_names(config: FeatureConfig) -> list[str]:
-    names = []
-    for days in config.terminal_windows_days:
-        label = window_label(days * 1440)
-        names += [f"term_count_{label}", f"term_risk_{label}"]
-    return names
+    return _pair_per_window([d * 1440 for d in config.terminal_windows_days], "term_count", "term_risk")
 
 
 def model_feature_names(config: FeatureConfig) -> list[str]:

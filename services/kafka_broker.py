@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from core.config import PROJECT_ROOT, AppConfig
@@ -125,18 +125,21 @@ class KafkaBroker:
                 if "TOPIC_ALREADY_EXISTS" not in str(error):
                     raise
         token = uuid.uuid4().hex.encode()
+        delivered: list = []
         producer = Producer({"bootstrap.servers": self.bootstrap})
-        producer.produce(HEALTH_TOPIC, value=token)
-        if producer.flush(10) != 0:
+        producer.produce(HEALTH_TOPIC, value=token, on_delivery=lambda error, message: delivered.append(
+            None if error else (message.partition(), message.offset())))
+        if producer.flush(10) != 0 or not delivered or delivered[0] is None:
             return False
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"health-{token.decode()}",
-                             "auto.offset.reset": "earliest", "enable.auto.commit": False})
-        try:
-            consumer.subscribe([HEALTH_TOPIC])
-            for _ in range(40):
+        partition, offset = delivered[0]
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "payscore-healthcheck",
+                             "enable.auto.commit": False})
+        try:  # read back exactly the offset just written (no group join, however long the topic)
+            consumer.assign([TopicPartition(HEALTH_TOPIC, partition, offset)])
+            for _ in range(20):
                 message = consumer.poll(0.5)
-                if message is not None and not message.error() and message.value() == token:
-                    return True
+                if message is not None and not message.error():
+                    return message.value() == token
             return False
         finally:
             consumer.close()

@@ -79,3 +79,11 @@ def test_a_service_that_never_answers_fails_with_its_log_tail(tmp_path):
     pid_file.write_text(str(os.getpid()))
     with pytest.raises(ServiceError, match=r"did not answer within 1 s(.|\n)*FATAL: disk full"):
         wait_until(lambda: False, 1, "test service", log_file, pid_file)
+
+
+def test_broker_health_check_answers_however_long_its_topic_is(local_services):
+    from services.kafka_broker import HEALTH_TOPIC
+    from tests.kafka_helpers import produce
+
+    produce(local_services.kafka.bootstrap_servers, HEALTH_TOPIC, [(None, b"old")] * 200)
+    assert KafkaBroker.from_config(local_services)._round_trip()
