@@ -131,6 +131,22 @@ def scored_schema(feature_names: list[str]) -> T.StructType:
                          T.StructField("model_version", T.StringType(), True)])
 
 
+class StageClock:
+    """Seconds spent in each stage of a micro-batch, for the batch log line."""
+
+    def __init__(self):
+        self.last = time.monotonic()
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.monotonic()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self.last
+        self.last = now
+
+    def describe(self) -> str:
+        return " ".join(f"{stage} {seconds:.2f}" for stage, seconds in self.seconds.items())
+
+
 def make_batch_processor(spark: SparkSession, config: AppConfig, sink: MySqlBatchSink,
                          store: FeatureStateStore, outbox: KafkaOutbox,
                          on_commit: Callable[[dict], None] | None = None
@@ -146,7 +162,7 @@ def make_batch_processor(spark: SparkSession, config: AppConfig, sink: MySqlBatc
     score = with_score(model, artifact_dir)
 
     def process_batch(batch_df: DataFrame, batch_id: int) -> None:
-        started, started_at = time.monotonic(), utc_now()
+        started, started_at, clock = time.monotonic(), utc_now(), StageClock()
         spark = batch_df.sparkSession
         key = BatchKey(current_stream_id(spark), batch_id)
         committed = sink.is_committed(key)
@@ -158,7 +174,9 @@ def make_batch_processor(spark: SparkSession, config: AppConfig, sink: MySqlBatc
             labels_df, rejected_labels_df = split_labels(records_df.where(F.col("topic") == topics.labels))
             payments = with_engine_payment_columns(payments_df).toPandas()
             labels = with_engine_label_columns(labels_df).toPandas()
+            clock.lap("read")
             features, state = apply_batch(store.state_before(batch_id), payments, labels, config.features, batch_id)
+            clock.lap("features")
             moved, broadcast = {}, None
             if committed:
                 log.info("batch %d was already committed; state advanced, nothing written", batch_id)
@@ -172,8 +190,12 @@ def make_batch_processor(spark: SparkSession, config: AppConfig, sink: MySqlBatc
                            "late_rows": int(features["is_late"].eq(True).sum()),
                            "state_events": state.size, "started_at": started_at},
                     sent_at_us=payments["sent_at_us"].to_numpy())
+                clock.seconds.update(sink.last_seconds)
+                clock.last = time.monotonic()
             published = outbox.publish(key)
+            clock.lap("publish")
             store.save(state)
+            clock.lap("snapshot")
         finally:
             records_df.unpersist()
             if "payments_df" in locals():
@@ -187,10 +209,12 @@ def make_batch_processor(spark: SparkSession, config: AppConfig, sink: MySqlBatc
                    "alerts": moved.get("alerts", 0), "published": published,
                    "labels": moved.get("fraud_labels", 0), "seconds": seconds,
                    "rate": rows_in / seconds if seconds else 0.0, "state_events": state.size,
+                   "stages": clock.describe(),
                    **latency_percentiles(payments["sent_at_us"].to_numpy() if len(payments) else None)}
         log.info("batch %(batch_id)d: %(rows_in)d in, %(scored)d scored, %(rejected)d rejected, %(alerts)d alerts, "
                  "%(labels)d labels | %(seconds).2f s, %(rate).0f rows/s | send-to-commit latency ms "
-                 "p50 %(latency_p50_ms)s p95 %(latency_p95_ms)s max %(latency_max_ms)s | state %(state_events)d events",
+                 "p50 %(latency_p50_ms)s p95 %(latency_p95_ms)s max %(latency_max_ms)s | state %(state_events)d events "
+                 "| stages s: %(stages)s",
                  summary)
         if on_commit is not None:
             on_commit(summary)

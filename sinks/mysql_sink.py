@@ -9,6 +9,7 @@ replayed after a crash either finds its ledger row (skipped) or finds nothing co
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -65,6 +66,7 @@ class MySqlBatchSink:
         self.mysql = mysql
         self.payments_topic = payments_topic
         self.statements = named_statements(COMMIT_SQL)
+        self.last_seconds: dict[str, float] = {}
 
     def is_committed(self, key: BatchKey) -> bool:
         with connect(self.mysql, autocommit=True) as connection, connection.cursor() as cursor:
@@ -79,12 +81,16 @@ class MySqlBatchSink:
         sent_at_us: Kafka timestamps (producer send times) of the batch's payments, for the
         ledger's send-to-commit latency percentiles.
         """
+        started = time.monotonic()
         self._clear_staging(key, tables)
         for table, frame in tables.items():
             jdbc_append(frame.select(F.lit(key.stream_id).alias("stream_id"),
                                      F.lit(key.batch_id).cast("long").alias("batch_id"), "*"),
                         self.mysql, f"{_table(table)}_staging")
-        return self._commit(key, {table: frame.columns for table, frame in tables.items()}, ledger, sent_at_us)
+        staged = time.monotonic()
+        moved = self._commit(key, {table: frame.columns for table, frame in tables.items()}, ledger, sent_at_us)
+        self.last_seconds = {"score+stage": staged - started, "commit": time.monotonic() - staged}
+        return moved
 
     def _clear_staging(self, key: BatchKey, tables) -> None:
         with connect(self.mysql, autocommit=True) as connection, connection.cursor() as cursor:
