@@ -54,20 +54,6 @@ FRAUD_LABEL_SCHEMA = T.StructType([
     T.StructField("kafka_offset", T.LongType(), False),
 ])
 
-# The engine's view of a valid payment (integers only: exact cents and UTC microseconds).
-ENGINE_PAYMENT_SCHEMA = T.StructType([
-    T.StructField("transaction_id", T.StringType(), False),
-    T.StructField("customer_id", T.StringType(), False),
-    T.StructField("terminal_id", T.StringType(), False),
-    T.StructField("currency", T.StringType(), False),
-    T.StructField("amount_cents", T.LongType(), False),
-    T.StructField("event_us", T.LongType(), False),
-    T.StructField("kafka_partition", T.IntegerType(), False),
-    T.StructField("kafka_offset", T.LongType(), False),
-    T.StructField("kafka_ts_us", T.LongType(), False),
-])
-
-
 def feature_field(name: str) -> T.StructField:
     """Spark type of a feature column, by naming convention (counts, flags, amounts)."""
     if "_count_" in name:

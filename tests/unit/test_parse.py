@@ -95,3 +95,20 @@ def test_engine_columns_are_exact_cents_and_utc_micros(spark):
         "transaction_id string, customer_id string, terminal_id string, amount_cents long, event_us long, "
         "kafka_partition int, kafka_offset long, sent_at_us long")
     assert_df_equality(actual_df, expected_df, ignore_nullable=True)
+
+
+def test_rejected_and_label_frames_have_the_declared_schemas(spark):
+    from chispa.schema_comparer import assert_schema_equality
+
+    from events.parse import split_labels
+    from events.schemas import FRAUD_LABEL_SCHEMA, REJECTED_SCHEMA
+
+    label = (b'{"transaction_id":"t1","customer_id":"C1","terminal_id":"T1","event_time":"2018-04-01T00:00:00Z",'
+             b'"is_fraud":true,"labeled_at":"2018-04-08T00:00:00Z"}')
+    labels_df, rejected_labels_df = split_labels(records(spark, [label, b'{"is_fraud": "yes"}']))
+    _, rejected_df = split_payments(records(spark, [b"nope"]))
+    assert_schema_equality(labels_df.schema, FRAUD_LABEL_SCHEMA, ignore_nullable=True)
+    assert_schema_equality(rejected_df.schema, REJECTED_SCHEMA, ignore_nullable=True)
+    assert_schema_equality(rejected_labels_df.schema, REJECTED_SCHEMA, ignore_nullable=True)
+    assert [r.is_fraud for r in labels_df.collect()] == [True]
+    assert [r.reason_code for r in rejected_labels_df.collect()] == ["MISSING_FIELD"]
