@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.log_level)
     from core.spark import build_spark_session
-    from pipeline.scoring_query import start_scoring_query, trigger_settings, with_stream_overrides
+    from pipeline.scoring_query import (load_scoring_model, start_scoring_query, trigger_settings,
+                                        with_stream_overrides)
+    from udfs.model_artifact import ModelArtifactError
 
     try:
         config = with_stream_overrides(
@@ -59,17 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         log.error("%s", error)
         return 2
-    from udfs.model_artifact import ModelArtifactError, load_artifact
-    from features.definitions import model_feature_names
     try:
-        model = load_artifact(config.model.artifact_dir(), model_feature_names(config.features))
+        model = load_scoring_model(config)
     except (ModelArtifactError, ConfigError) as error:
         log.error("refusing to start: %s", error)
         return 2
     log.info("model %s loaded and checked", model.version)
     log.info("effective config: %s", json.dumps(describe(config), default=str))
     spark = build_spark_session(config, "score-payments")
-    query = start_scoring_query(spark, config, trigger_settings(config, args.available_now))
+    query = start_scoring_query(spark, config, trigger_settings(config, args.available_now), model=model)
     stop_requested = _install_stop_handlers()
     _await(query, stop_requested)
     return 0

@@ -6,8 +6,8 @@ restored for this batch) -> staged tables -> one MySQL commit -> state snapshot.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -20,14 +20,15 @@ from pyspark.sql import types as T
 from core.config import AppConfig
 from events.parse import split_labels, split_payments
 from events.schemas import feature_field
-from features.definitions import all_feature_names, model_feature_names
+from features.definitions import all_feature_names
 from features.engine import apply_batch
 from features.state_store import FeatureStateStore
 from decisions.rules import ScoreBands, compile_rules, with_decision
 from events.schemas import PAYMENT_SCHEMA
 from sinks.kafka_outbox import KafkaOutbox
-from sinks.mysql_sink import BatchKey, MySqlBatchSink, current_stream_id, latency_percentiles, utc_now
-from udfs.model_artifact import ModelArtifact, load_artifact
+from sinks.mysql_sink import (BatchKey, CommitResult, MySqlBatchSink, current_stream_id,
+                              latency_percentiles, utc_now)
+from udfs.model_artifact import ModelArtifact
 from udfs.scoring import score_column
 
 log = logging.getLogger(__name__)
@@ -106,11 +107,11 @@ def with_features(spark: SparkSession, payments_df: DataFrame, payments: pd.Data
     return scored_df, table
 
 
-def with_score(model: ModelArtifact, artifact_dir: Path):
+def with_score(model: ModelArtifact):
     """Transform: add the model's score (pandas UDF) and the model version."""
     def transform(scored_df: DataFrame) -> DataFrame:
         return (scored_df
-                .withColumn("score", score_column(artifact_dir, model.feature_names))
+                .withColumn("score", score_column(model.folder, model.feature_names))
                 .withColumn("model_version", F.lit(model.version)))
     return transform
 
@@ -143,79 +144,110 @@ class StageClock:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self.last
         self.last = now
 
+    def add(self, seconds: dict[str, float]) -> None:
+        """Stages timed elsewhere (the sink's); the next lap starts now."""
+        self.seconds.update(seconds)
+        self.last = time.monotonic()
+
     def describe(self) -> str:
         return " ".join(f"{stage} {seconds:.2f}" for stage, seconds in self.seconds.items())
 
 
-def make_batch_processor(spark: SparkSession, config: AppConfig, sink: MySqlBatchSink,
+@dataclass
+class BatchParts:
+    """A micro-batch split by topic and validity; the payments and labels also on the driver."""
+
+    rows_in: int
+    payments_df: DataFrame
+    rejected_df: DataFrame
+    labels_df: DataFrame
+    payments: pd.DataFrame
+    labels: pd.DataFrame
+
+
+def read_batch(records_df: DataFrame, topics) -> BatchParts:
+    """Split the (persisted) Kafka records; collect what the feature engine needs."""
+    payments_df, rejected_payments_df = split_payments(records_df.where(F.col("topic") == topics.payments))
+    payments_df = payments_df.persist()
+    labels_df, rejected_labels_df = split_labels(records_df.where(F.col("topic") == topics.labels))
+    return BatchParts(
+        rows_in=records_df.count(), payments_df=payments_df,
+        rejected_df=rejected_payments_df.unionByName(rejected_labels_df), labels_df=labels_df,
+        payments=with_engine_payment_columns(payments_df).toPandas(),
+        labels=with_engine_label_columns(labels_df).toPandas())
+
+
+def batch_summary(batch_id: int, rows_in: int, skipped: bool, result: CommitResult, published: dict,
+                  state, seconds: float, clock: StageClock) -> dict:
+    """The figures of the per-batch log line (and of the on_commit callback)."""
+    moved = result.moved
+    return {"batch_id": batch_id, "rows_in": rows_in, "skipped": skipped,
+            "scored": moved.get("scored_transactions", 0),
+            "rejected": moved.get("rejected_payments", 0) + moved.get("conflicts", 0),
+            "alerts": moved.get("alerts", 0), "published": published, "labels": moved.get("fraud_labels", 0),
+            "seconds": seconds, "rate": rows_in / seconds if seconds else 0.0, "state_events": state.size,
+            "stages": clock.describe(), **result.latency}
+
+
+def make_batch_processor(spark: SparkSession, config: AppConfig, model: ModelArtifact, sink: MySqlBatchSink,
                          store: FeatureStateStore, outbox: KafkaOutbox,
                          on_commit: Callable[[dict], None] | None = None
                          ) -> Callable[[DataFrame, int], None]:
-    """The foreachBatch function of the scoring query. Refuses to start with an unfit model
-    or a decision rule that does not compile."""
-    topics = config.kafka.topics
+    """The foreachBatch function of the scoring query. Refuses to start with a decision
+    rule that does not compile."""
     feature_names = scored_feature_names(config)
-    artifact_dir = config.model.artifact_dir()
-    model = load_artifact(artifact_dir, model_feature_names(config.features))
     compile_rules(spark, config.decisions.rules, scored_schema(feature_names))
     decide = with_decision(config.decisions.rules, score_bands(config, model))
-    score = with_score(model, artifact_dir)
+    score = with_score(model)
+
+    def write(key: BatchKey, parts: BatchParts, features: pd.DataFrame, state, started_at) -> tuple:
+        scored_df, broadcast = with_features(parts.payments_df.sparkSession, parts.payments_df, parts.payments, features,
+                                             feature_names)
+        try:
+            return sink.write(key, {
+                "scored_transactions": scored_df.transform(score).transform(decide),
+                "rejected_payments": parts.rejected_df,
+                "fraud_labels": parts.labels_df,
+            }, ledger={"rows_in": parts.rows_in, "labels_in": len(parts.labels),
+                       "valid_payments": len(parts.payments),
+                       "late_rows": int(features["is_late"].eq(True).sum()),
+                       "state_events": state.size, "started_at": started_at},
+                sent_at_us=parts.payments["sent_at_us"].to_numpy())
+        finally:
+            broadcast.destroy()
 
     def process_batch(batch_df: DataFrame, batch_id: int) -> None:
         started, started_at, clock = time.monotonic(), utc_now(), StageClock()
-        spark = batch_df.sparkSession
-        key = BatchKey(current_stream_id(spark), batch_id)
+        key = BatchKey(current_stream_id(batch_df.sparkSession), batch_id)
         committed = sink.is_committed(key)
         records_df = batch_df.persist()
+        parts = None
         try:
-            rows_in = records_df.count()
-            payments_df, rejected_payments_df = split_payments(records_df.where(F.col("topic") == topics.payments))
-            payments_df = payments_df.persist()
-            labels_df, rejected_labels_df = split_labels(records_df.where(F.col("topic") == topics.labels))
-            payments = with_engine_payment_columns(payments_df).toPandas()
-            labels = with_engine_label_columns(labels_df).toPandas()
+            parts = read_batch(records_df, config.kafka.topics)
             clock.lap("read")
-            features, state = apply_batch(store.state_before(batch_id), payments, labels, config.features, batch_id)
+            features, state = apply_batch(store.state_before(batch_id), parts.payments, parts.labels,
+                                          config.features, batch_id)
             clock.lap("features")
-            moved, broadcast = {}, None
+            result = CommitResult({}, latency_percentiles(None), {})
             if committed:
                 log.info("batch %d was already committed; state advanced, nothing written", batch_id)
             else:
-                scored_df, broadcast = with_features(spark, payments_df, payments, features, feature_names)
-                moved = sink.write(key, {
-                    "scored_transactions": scored_df.transform(score).transform(decide),
-                    "rejected_payments": rejected_payments_df.unionByName(rejected_labels_df),
-                    "fraud_labels": labels_df,
-                }, ledger={"rows_in": rows_in, "labels_in": len(labels), "valid_payments": len(payments),
-                           "late_rows": int(features["is_late"].eq(True).sum()),
-                           "state_events": state.size, "started_at": started_at},
-                    sent_at_us=payments["sent_at_us"].to_numpy())
-                clock.seconds.update(sink.last_seconds)
-                clock.last = time.monotonic()
+                result = write(key, parts, features, state, started_at)
+                clock.add(result.seconds)
             published = outbox.publish(key)
             clock.lap("publish")
             store.save(state)
             clock.lap("snapshot")
         finally:
             records_df.unpersist()
-            if "payments_df" in locals():
-                payments_df.unpersist()
-            if "broadcast" in locals() and broadcast is not None:
-                broadcast.destroy()
-        seconds = time.monotonic() - started
-        summary = {"batch_id": batch_id, "rows_in": rows_in, "skipped": committed,
-                   "scored": moved.get("scored_transactions", 0),
-                   "rejected": moved.get("rejected_payments", 0) + moved.get("conflicts", 0),
-                   "alerts": moved.get("alerts", 0), "published": published,
-                   "labels": moved.get("fraud_labels", 0), "seconds": seconds,
-                   "rate": rows_in / seconds if seconds else 0.0, "state_events": state.size,
-                   "stages": clock.describe(),
-                   **latency_percentiles(payments["sent_at_us"].to_numpy() if len(payments) else None)}
+            if parts is not None:
+                parts.payments_df.unpersist()
+        summary = batch_summary(batch_id, parts.rows_in, committed, result, published, state,
+                                time.monotonic() - started, clock)
         log.info("batch %(batch_id)d: %(rows_in)d in, %(scored)d scored, %(rejected)d rejected, %(alerts)d alerts, "
                  "%(labels)d labels | %(seconds).2f s, %(rate).0f rows/s | send-to-commit latency ms "
                  "p50 %(latency_p50_ms)s p95 %(latency_p95_ms)s max %(latency_max_ms)s | state %(state_events)d events "
-                 "| stages s: %(stages)s",
-                 summary)
+                 "| stages s: %(stages)s", summary)
         if on_commit is not None:
             on_commit(summary)
 

@@ -11,8 +11,10 @@ from pyspark.sql.streaming import StreamingQuery
 from core.config import AppConfig
 from events.kafka_source import read_payment_records
 from features.state_store import FeatureStateStore
+from features.definitions import model_feature_names
 from pipeline.scoring_batch import make_batch_processor
 from sinks.kafka_outbox import KafkaOutbox
+from udfs.model_artifact import ModelArtifact, load_artifact
 from sinks.mysql_sink import MySqlBatchSink
 
 QUERY_NAME = "score_payments"
@@ -30,12 +32,18 @@ def feature_state_folder(config: AppConfig) -> Path:
     return config.stream.checkpoint_location / "feature_state"
 
 
+def load_scoring_model(config: AppConfig) -> ModelArtifact:
+    """The configured model, checked against the features this configuration computes."""
+    return load_artifact(config.model.artifact_dir(), model_feature_names(config.features))
+
+
 def start_scoring_query(spark: SparkSession, config: AppConfig, trigger: dict,
-                        on_commit: Callable[[dict], None] | None = None) -> StreamingQuery:
+                        on_commit: Callable[[dict], None] | None = None,
+                        model: ModelArtifact | None = None) -> StreamingQuery:
     """Kafka payments and labels -> validate -> features -> MySQL (exactly-once), checkpointed."""
     records_df = read_payment_records(spark, config.kafka, config.stream)
     write_batch = make_batch_processor(
-        spark, config, MySqlBatchSink(config.mysql, config.kafka.topics.payments),
+        spark, config, model or load_scoring_model(config), MySqlBatchSink(config.mysql, config.kafka.topics.payments),
         FeatureStateStore(feature_state_folder(config)), KafkaOutbox(config.kafka, config.mysql), on_commit)
     return (
         records_df.writeStream

@@ -27,6 +27,16 @@ _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 @dataclass(frozen=True)
+class CommitResult:
+    """What a committed batch moved (rows per final table, "conflicts", "alerts"), the
+    send-to-commit latency recorded in its ledger row, and seconds per sink stage."""
+
+    moved: dict[str, int]
+    latency: dict[str, int | None]
+    seconds: dict[str, float]
+
+
+@dataclass(frozen=True)
 class BatchKey:
     """A micro-batch of one streaming query (stream_id = query id, stable for a checkpoint)."""
 
@@ -66,7 +76,6 @@ class MySqlBatchSink:
         self.mysql = mysql
         self.payments_topic = payments_topic
         self.statements = named_statements(COMMIT_SQL)
-        self.last_seconds: dict[str, float] = {}
 
     def is_committed(self, key: BatchKey) -> bool:
         with connect(self.mysql, autocommit=True) as connection, connection.cursor() as cursor:
@@ -74,9 +83,8 @@ class MySqlBatchSink:
             return cursor.fetchone() is not None
 
     def write(self, key: BatchKey, tables: dict[str, DataFrame], ledger: dict,
-              sent_at_us: np.ndarray | None = None) -> dict[str, int]:
-        """Stage every frame, then commit; returns rows moved into each final table (and
-        "conflicts", "alerts").
+              sent_at_us: np.ndarray | None = None) -> CommitResult:
+        """Stage every frame, then commit in one transaction.
 
         sent_at_us: Kafka timestamps (producer send times) of the batch's payments, for the
         ledger's send-to-commit latency percentiles.
@@ -88,17 +96,16 @@ class MySqlBatchSink:
                                      F.lit(key.batch_id).cast("long").alias("batch_id"), "*"),
                         self.mysql, f"{_table(table)}_staging")
         staged = time.monotonic()
-        moved = self._commit(key, {table: frame.columns for table, frame in tables.items()}, ledger, sent_at_us)
-        self.last_seconds = {"score+stage": staged - started, "commit": time.monotonic() - staged}
-        return moved
+        latency = latency_percentiles(sent_at_us)
+        moved = self._commit(key, {table: frame.columns for table, frame in tables.items()}, {**ledger, **latency})
+        return CommitResult(moved, latency, {"score+stage": staged - started, "commit": time.monotonic() - staged})
 
     def _clear_staging(self, key: BatchKey, tables) -> None:
         with connect(self.mysql, autocommit=True) as connection, connection.cursor() as cursor:
             for table in tables:
                 cursor.execute(self.statements["clear_staged"].format(table=_table(table)), key.params())
 
-    def _commit(self, key: BatchKey, columns: dict[str, list[str]], ledger: dict,
-                sent_at_us: np.ndarray | None) -> dict[str, int]:
+    def _commit(self, key: BatchKey, columns: dict[str, list[str]], ledger: dict) -> dict[str, int]:
         moved = {}
         params = {**key.params(), "payments_topic": self.payments_topic}
         with connect(self.mysql) as connection:
@@ -113,10 +120,10 @@ class MySqlBatchSink:
                     moved["conflicts"] = conflicts
                     moved["alerts"] = cursor.execute(self.statements["record_alerts"], params)
                     for table in columns:
-                        cursor.execute(self.statements["clear_staged"].format(table=table), params)
+                        cursor.execute(self.statements["clear_staged"].format(table=_table(table)), params)
                     scored = moved.get("scored_transactions", 0)
                     cursor.execute(self.statements["record_batch"], {
-                        **key.params(), **ledger, **latency_percentiles(sent_at_us),
+                        **key.params(), **ledger,
                         "rows_scored": scored, "alerts": moved["alerts"],
                         "rows_rejected": moved.get("rejected_payments", 0) + conflicts,
                         "rows_duplicate": max(ledger.get("valid_payments", scored) - scored - conflicts, 0)})
@@ -128,7 +135,7 @@ class MySqlBatchSink:
 
 
 def latency_percentiles(sent_at_us: np.ndarray | None) -> dict:
-    """Send-to-commit latency of the batch's payments (now = just before the commit), in ms."""
+    """Send-to-commit latency of the batch's payments (now = once staged, just before the commit), in ms."""
     if sent_at_us is None or not len(sent_at_us):
         return {"latency_p50_ms": None, "latency_p95_ms": None, "latency_max_ms": None}
     now_us = int(datetime.now(timezone.utc).timestamp() * 1_000_000)

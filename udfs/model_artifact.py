@@ -28,6 +28,7 @@ class ModelArtifactError(RuntimeError):
 class ModelArtifact:
     pipeline: object
     metadata: dict
+    folder: Path
 
     @property
     def version(self) -> str:
@@ -73,4 +74,4 @@ def check_compatible(metadata: dict, expected_features: list[str]) -> None:
 def load_artifact(folder: Path, expected_features: list[str]) -> ModelArtifact:
     metadata = read_metadata(folder)
     check_compatible(metadata, expected_features)
-    return ModelArtifact(joblib.load(Path(folder) / "model.joblib"), metadata)
+    return ModelArtifact(joblib.load(Path(folder) / "model.joblib"), metadata, Path(folder))

@@ -9,6 +9,7 @@ import pytest
 from events.schemas import KAFKA_RECORD_SCHEMA
 from features.state_store import FeatureStateStore
 from pipeline.scoring_batch import make_batch_processor
+from pipeline.scoring_query import load_scoring_model
 from sinks.kafka_outbox import KafkaOutbox
 from sinks.mysql_sink import MySqlBatchSink
 from tests.kafka_helpers import payment
@@ -22,7 +23,8 @@ def test_file_stream_of_kafka_shaped_records_is_scored(spark, isolated_config, m
                 datetime(2024, 1, 1)) for i in range(30)]
     records.append((None, b"{broken", topic, 0, 30, datetime(2024, 1, 1)))
     spark.createDataFrame(records, KAFKA_RECORD_SCHEMA).write.parquet(str(tmp_path / "in"))
-    process = make_batch_processor(spark, isolated_config, MySqlBatchSink(isolated_config.mysql, topic),
+    process = make_batch_processor(spark, isolated_config, load_scoring_model(isolated_config),
+                                   MySqlBatchSink(isolated_config.mysql, topic),
                                    FeatureStateStore(tmp_path / "state"),
                                    KafkaOutbox(isolated_config.kafka, isolated_config.mysql))
     query = (spark.readStream.schema(KAFKA_RECORD_SCHEMA).parquet(str(tmp_path / "in"))
