@@ -24,6 +24,15 @@ def json_type(document: Column, field: str) -> Column:
     return F.expr(f"schema_of_variant(variant_get({_sql(document)}, '$.{field}'))")
 
 
+def with_field_kinds(parsed_df: DataFrame, fields) -> DataFrame:
+    """Add `_k_<field>`, each field's JSON type, once: the checks read it several times."""
+    return parsed_df.withColumns({f"_k_{field}": json_type(F.col("_doc"), field) for field in fields})
+
+
+def kind_of(field: str) -> Column:
+    return F.col(f"_k_{field}")
+
+
 def field_as(document: Column, field: str, sql_type: str) -> Column:
     """A top-level field cast to sql_type, NULL when absent or not castable."""
     return F.expr(f"try_variant_get({_sql(document)}, '$.{field}', '{sql_type}')")
@@ -61,12 +70,15 @@ def with_payment_fields(raw_df: DataFrame, max_message_bytes: int = MAX_MESSAGE_
     """Add the parsed contract fields and `reason_code`/`reason_message` (NULL for a valid payment)."""
     parsed_df = with_json_document(raw_df, max_message_bytes)
     document = F.col("_doc")
-    for field in REQUIRED_STRING_FIELDS + ("currency",):
-        parsed_df = parsed_df.withColumn(f"_{field}", field_as(document, field, "string"))
+    parsed_df = with_field_kinds(parsed_df, REQUIRED_FIELDS + ("currency",))
+    parsed_df = parsed_df.withColumns({f"_{field}": field_as(document, field, "string")
+                                       for field in REQUIRED_FIELDS + ("currency",)})
     parsed_df = (
         parsed_df
+        .withColumn("_amount_text", F.col("_amount"))
         .withColumn("_amount", field_as(document, "amount", _EXACT))
         .withColumn("_currency", F.coalesce(F.col("_currency"), F.lit(DEFAULT_CURRENCY)))
+        .withColumn("_event_time_text", F.col("_event_time"))
         .withColumn("_event_time", F.expr("try_cast(_event_time AS TIMESTAMP)"))
     )
     return with_first_reason(parsed_df, _checks(document, max_message_bytes))
@@ -76,14 +88,14 @@ def _checks(document: Column, max_message_bytes: int) -> list[tuple[Column, str,
     """(condition that makes a record invalid, reason code, readable message), first match wins."""
     checks = _envelope_checks(max_message_bytes)
     for field in REQUIRED_FIELDS:
-        kind = json_type(document, field)
+        kind = kind_of(field)
         checks.append((kind.isNull() | (kind == "VOID"), Reason.MISSING_FIELD,
                        F.lit(f"required field '{field}' is missing or null")))
     for field in REQUIRED_STRING_FIELDS + ("currency",):
-        kind = json_type(document, field)
+        kind = kind_of(field)
         checks.append((kind.isNotNull() & (kind != "VOID") & (kind != "STRING"), Reason.WRONG_TYPE,
                        F.concat(F.lit(f"field '{field}' must be a JSON string, got "), kind)))
-    amount_kind = json_type(document, "amount")
+    amount_kind = kind_of("amount")
     checks += [
         (~amount_kind.rlike(_NUMBER_TYPE), Reason.WRONG_TYPE,
          F.concat(F.lit("field 'amount' must be a JSON number, got "), amount_kind)),
@@ -94,21 +106,26 @@ def _checks(document: Column, max_message_bytes: int) -> list[tuple[Column, str,
         (F.col("_amount").isNull() | (F.col("_amount") <= 0) | (F.col("_amount") > MAX_AMOUNT),
          Reason.AMOUNT_OUT_OF_RANGE,
          F.concat(F.lit(f"amount must be > 0 and <= {MAX_AMOUNT}, got "),
-                  F.coalesce(field_as(document, "amount", "string"), F.lit("?")))),
+                  F.coalesce(F.col("_amount_text"), F.lit("?")))),
         (F.col("_amount") != F.round("_amount", 2), Reason.AMOUNT_PRECISION,
-         F.concat(F.lit("amount has more than 2 decimals: "), field_as(document, "amount", "string"))),
+         F.concat(F.lit("amount has more than 2 decimals: "), F.col("_amount_text"))),
         (~F.col("_currency").isin(*sorted(ISO_4217_CODES)), Reason.BAD_CURRENCY,
          F.concat(F.lit("currency is not an ISO 4217 code: "), F.col("_currency"))),
-        (~field_as(document, "event_time", "string").rlike(RFC3339_PATTERN) | F.col("_event_time").isNull(),
+        (~F.col("_event_time_text").rlike(RFC3339_PATTERN) | F.col("_event_time").isNull(),
          Reason.BAD_TIMESTAMP,
          F.concat(F.lit("event_time is not an RFC 3339 timestamp with offset: "),
-                  field_as(document, "event_time", "string"))),
+                  F.col("_event_time_text"))),
     ]
     return checks
 
 
 def _bad_length(value: Column) -> Column:
     return (F.char_length(value) < 1) | (F.char_length(value) > MAX_ID_LENGTH)
+
+
+_PAYMENT_COLUMNS = ("_transaction_id", "_customer_id", "_terminal_id", "_amount", "_currency", "_event_time",
+                    "partition", "offset", "timestamp")
+_REJECTED_COLUMNS = ("topic", "reason_code", "reason_message", "_length")
 
 
 def valid_payments(parsed_df: DataFrame) -> DataFrame:
@@ -148,9 +165,18 @@ def rejected_messages(parsed_df: DataFrame) -> DataFrame:
     )
 
 
-def split_payments(raw_df: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(valid payments, rejected messages) from Kafka records; together they hold every record."""
+def checked_payments(raw_df: DataFrame) -> DataFrame:
+    """Kafka records with the parsed payment fields and reason (only the columns the split
+    reads, so a persisted copy stays small)."""
     parsed_df = with_payment_fields(raw_df)
+    raw_if_rejected = F.when(F.col("reason_code").isNotNull(), F.col("value")).alias("value")
+    return parsed_df.select(*_PAYMENT_COLUMNS, *_REJECTED_COLUMNS, raw_if_rejected)
+
+
+def split_payments(raw_df: DataFrame, checked_df: DataFrame | None = None) -> tuple[DataFrame, DataFrame]:
+    """(valid payments, rejected messages) from Kafka records; together they hold every record.
+    checked_df: the records' `checked_payments`, when the caller has it (persisted)."""
+    parsed_df = checked_df if checked_df is not None else with_payment_fields(raw_df)
     return valid_payments(parsed_df), rejected_messages(parsed_df)
 
 
@@ -162,22 +188,23 @@ def with_label_fields(raw_df: DataFrame, max_message_bytes: int = MAX_MESSAGE_BY
     """Add the parsed fraud-label fields and `reason_code`/`reason_message` (NULL when valid)."""
     parsed_df = with_json_document(raw_df, max_message_bytes)
     document = F.col("_doc")
-    for field in LABEL_STRING_FIELDS:
-        parsed_df = parsed_df.withColumn(f"_{field}", field_as(document, field, "string"))
+    parsed_df = with_field_kinds(parsed_df, LABEL_STRING_FIELDS + ("is_fraud",))
+    parsed_df = parsed_df.withColumns({f"_{field}": field_as(document, field, "string")
+                                       for field in LABEL_STRING_FIELDS})
     parsed_df = (parsed_df
                  .withColumn("_is_fraud", field_as(document, "is_fraud", "boolean"))
                  .withColumn("_event_ts", F.expr("try_cast(_event_time AS TIMESTAMP)"))
                  .withColumn("_labeled_ts", F.expr("try_cast(_labeled_at AS TIMESTAMP)")))
     checks = _envelope_checks(max_message_bytes)
     for field in LABEL_STRING_FIELDS + ("is_fraud",):
-        kind = json_type(document, field)
+        kind = kind_of(field)
         checks.append((kind.isNull() | (kind == "VOID"), Reason.MISSING_FIELD,
                        F.lit(f"required field '{field}' is missing or null")))
     for field in LABEL_STRING_FIELDS:
-        kind = json_type(document, field)
+        kind = kind_of(field)
         checks.append((kind != "STRING", Reason.WRONG_TYPE,
                        F.concat(F.lit(f"field '{field}' must be a JSON string, got "), kind)))
-    is_fraud_kind = json_type(document, "is_fraud")
+    is_fraud_kind = kind_of("is_fraud")
     checks += [
         (is_fraud_kind != "BOOLEAN", Reason.WRONG_TYPE,
          F.concat(F.lit("field 'is_fraud' must be true or false, got "), is_fraud_kind)),
