@@ -73,6 +73,7 @@ class KafkaConfig:
     partitions: int
     replication_factor: int
     topics: TopicsConfig
+    consumer: tuple[tuple[str, str], ...] = ()  # Kafka consumer settings for Spark's source
 
     @property
     def bootstrap_host_ports(self) -> list[tuple[str, int]]:
@@ -238,6 +239,7 @@ def _build(raw: dict, source: Path, environ: Mapping[str, str]) -> AppConfig:
                                 "a Kafka topic name: 1-249 of A-Za-z0-9._-")
                 for name in ("payments", "dlq", "alerts", "labels")
             }),
+            consumer=_consumer_settings(kafka.get("consumer") or {}),
         ),
         mysql=MySqlConfig(
             flavor=_choice(mysql, "flavor", "mysql.flavor", ("mariadb", "mysql")),
@@ -280,6 +282,23 @@ def _build(raw: dict, source: Path, environ: Mapping[str, str]) -> AppConfig:
         decisions=_decisions(raw.get("decisions", {})),
         source_path=source,
     )
+
+
+_CONSUMER_SETTING = re.compile(r"^[a-z][a-z0-9.]*$")
+_SOURCE_OWNED = ("bootstrap.servers", "group.id", "auto.offset.reset", "key.deserializer",
+                 "value.deserializer", "enable.auto.commit", "interceptor.classes")
+
+
+def _consumer_settings(section: dict) -> tuple[tuple[str, str], ...]:
+    """kafka.consumer: Kafka consumer properties (fetch sizes, buffers) for Spark's source."""
+    if not isinstance(section, dict):
+        raise ConfigError("kafka.consumer", section, "a mapping of Kafka consumer properties")
+    for name in section:
+        if not _CONSUMER_SETTING.match(str(name)) or name in _SOURCE_OWNED:
+            raise ConfigError(f"kafka.consumer.{name}", section[name],
+                              "a Kafka consumer property that Spark's source lets you set "
+                              f"(not one of {', '.join(_SOURCE_OWNED)})")
+    return tuple((str(name), str(value)) for name, value in sorted(section.items()))
 
 
 def _features(section: dict) -> FeatureConfig:

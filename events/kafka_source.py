@@ -12,6 +12,7 @@ def read_payment_records(spark: SparkSession, kafka: KafkaConfig, stream: Stream
     both are committed together (key, value, topic, partition, offset, timestamp)."""
     return (
         spark.readStream.format("kafka")
+        .options(**{f"kafka.{name}": value for name, value in kafka.consumer})
         .option("kafka.bootstrap.servers", kafka.bootstrap_servers)
         .option("subscribe", f"{kafka.topics.payments},{kafka.topics.labels}")
         .option("startingOffsets", stream.starting_offsets)
