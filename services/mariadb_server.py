@@ -101,8 +101,8 @@ class MariaDbServer:
             f"--bind-address={self.host}", f"--pid-file={self.home / 'mariadbd.pid'}",
             f"--log-error={self.log_file}", f"--user={_os_user()}",
             "--skip-name-resolve", "--character-set-server=utf8mb4",
-            "--collation-server=utf8mb4_unicode_ci", "--innodb-buffer-pool-size=512M",
-            "--innodb-log-file-size=256M", "--max-connections=300",
+            "--collation-server=utf8mb4_unicode_ci", "--innodb-buffer-pool-size=2G",
+            "--innodb-log-file-size=1G", "--innodb-log-buffer-size=128M", "--max-connections=300",
             "--max-allowed-packet=64M", "--default-time-zone=+00:00",
         ]
 
