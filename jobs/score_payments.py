@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("effective config: %s", json.dumps(describe(config), default=str))
     spark = build_spark_session(config, "score-payments")
     query = start_scoring_query(spark, config, trigger_settings(config, args.available_now), model=model)
+    log.info("streaming query started (id %s, checkpoint %s)", query.id, config.stream.checkpoint_location)
     stop_requested = _install_stop_handlers()
     _await(query, stop_requested)
     return 0

@@ -45,3 +45,14 @@ def score_column(artifact_dir: Path, feature_names: list[str]) -> Column:
     """The score of each row of a frame holding the model's feature columns."""
     score = make_score_udf(artifact_dir, feature_names)
     return score(*[F.col(name).cast("double") for name in feature_names])
+
+
+def warm_up_workers(spark, artifact_dir: Path, feature_names: list[str]) -> None:
+    """Start the Python workers and load the model in each before the first micro-batch
+    (measured: the first 200k-row batch took ~20 s longer without it). Runs the same
+    Python steps as a batch (an Arrow map, then the scoring UDF) over a few rows per core."""
+    cores = spark.sparkContext.defaultParallelism
+    frame = spark.range(cores * 4, numPartitions=cores).select(
+        *[F.lit(0.0).alias(name) for name in feature_names])
+    passed = frame.mapInArrow(lambda batches: batches, frame.schema)
+    passed.select(score_column(artifact_dir, feature_names)).write.format("noop").mode("overwrite").save()
