@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from core.config import AppConfig
-from events.parse import split_labels, split_payments
+from events.parse import checked_payments, split_labels, split_payments
 from events.schemas import feature_field
 from features.definitions import all_feature_names
 from features.engine import apply_batch
@@ -158,6 +158,7 @@ class BatchParts:
     """A micro-batch split by topic and validity; the payments and labels also on the driver."""
 
     rows_in: int
+    checked_df: DataFrame
     payments_df: DataFrame
     rejected_df: DataFrame
     labels_df: DataFrame
@@ -166,15 +167,28 @@ class BatchParts:
 
 
 def read_batch(records_df: DataFrame, topics) -> BatchParts:
-    """Split the (persisted) Kafka records; collect what the feature engine needs."""
-    payments_df, rejected_payments_df = split_payments(records_df.where(F.col("topic") == topics.payments))
-    payments_df = payments_df.persist()
+    """Split the (persisted) Kafka records, parsing payments once (persisted); collect what
+    the feature engine needs."""
+    payment_records_df = records_df.where(F.col("topic") == topics.payments)
+    checked_df = checked_payments(payment_records_df).persist()
+    payments_df, rejected_payments_df = split_payments(payment_records_df, checked_df)
     labels_df, rejected_labels_df = split_labels(records_df.where(F.col("topic") == topics.labels))
     return BatchParts(
-        rows_in=records_df.count(), payments_df=payments_df,
+        rows_in=records_df.count(), checked_df=checked_df, payments_df=payments_df,
         rejected_df=rejected_payments_df.unionByName(rejected_labels_df), labels_df=labels_df,
         payments=with_engine_payment_columns(payments_df).toPandas(),
         labels=with_engine_label_columns(labels_df).toPandas())
+
+
+def tables_to_write(parts: BatchParts, scored_df: DataFrame) -> dict[str, DataFrame]:
+    """The frames the sink writes. Rejected records and labels are few: one JDBC task each,
+    and none when the driver's counts show the frame is empty (each write is a Spark job)."""
+    tables = {"scored_transactions": scored_df}
+    if parts.rows_in > len(parts.payments) + len(parts.labels):
+        tables["rejected_payments"] = parts.rejected_df.coalesce(1)
+    if len(parts.labels):
+        tables["fraud_labels"] = parts.labels_df.coalesce(1)
+    return tables
 
 
 def batch_summary(batch_id: int, rows_in: int, skipped: bool, result: CommitResult, published: dict,
@@ -204,11 +218,7 @@ def make_batch_processor(spark: SparkSession, config: AppConfig, model: ModelArt
         scored_df, broadcast = with_features(parts.payments_df.sparkSession, parts.payments_df, parts.payments, features,
                                              feature_names)
         try:
-            return sink.write(key, {
-                "scored_transactions": scored_df.transform(score).transform(decide),
-                "rejected_payments": parts.rejected_df,
-                "fraud_labels": parts.labels_df,
-            }, ledger={"rows_in": parts.rows_in, "labels_in": len(parts.labels),
+            return sink.write(key, tables_to_write(parts, scored_df.transform(score).transform(decide)), ledger={"rows_in": parts.rows_in, "labels_in": len(parts.labels),
                        "valid_payments": len(parts.payments),
                        "late_rows": int(features["is_late"].eq(True).sum()),
                        "state_events": state.size, "started_at": started_at},
@@ -241,7 +251,7 @@ def make_batch_processor(spark: SparkSession, config: AppConfig, model: ModelArt
         finally:
             records_df.unpersist()
             if parts is not None:
-                parts.payments_df.unpersist()
+                parts.checked_df.unpersist()
         summary = batch_summary(batch_id, parts.rows_in, committed, result, published, state,
                                 time.monotonic() - started, clock)
         log.info("batch %(batch_id)d: %(rows_in)d in, %(scored)d scored, %(rejected)d rejected, %(alerts)d alerts, "

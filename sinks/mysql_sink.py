@@ -90,7 +90,7 @@ class MySqlBatchSink:
         ledger's send-to-commit latency percentiles.
         """
         started = time.monotonic()
-        self._clear_staging(key, tables)
+        self._clear_staging(key, STAGED_TABLES)
         for table, frame in tables.items():
             jdbc_append(frame.select(F.lit(key.stream_id).alias("stream_id"),
                                      F.lit(key.batch_id).cast("long").alias("batch_id"), "*"),
