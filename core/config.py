@@ -133,6 +133,8 @@ class StreamConfig:
     trigger_interval: str
     checkpoint_location: Path
     shuffle_partitions: int
+    restart_backoff_max_seconds: int = 30    # longest wait between restarts after an outage
+    restart_give_up_seconds: int = 900       # stop restarting after this long without a committed batch
 
 
 @dataclass(frozen=True)
@@ -261,6 +263,10 @@ def _build(raw: dict, source: Path, environ: Mapping[str, str]) -> AppConfig:
                                        _DURATION, "'<n> milliseconds|seconds|minutes|hours'"),
             checkpoint_location=_path(stream, "checkpoint_location", "stream.checkpoint_location"),
             shuffle_partitions=_int(stream, "shuffle_partitions", "stream.shuffle_partitions", 1, 10_000),
+            restart_backoff_max_seconds=_int({"v": stream.get("restart_backoff_max_seconds", 30)}, "v",
+                                             "stream.restart_backoff_max_seconds", 1, 3600),
+            restart_give_up_seconds=_int({"v": stream.get("restart_give_up_seconds", 900)}, "v",
+                                         "stream.restart_give_up_seconds", 0, 7 * 86400),
         ),
         spark=SparkConfig(
             master=_non_empty(spark, "master", "spark.master"),

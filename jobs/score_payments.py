@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import ConfigError, describe, load_config  # noqa: E402
 from core.logs import configure_logging  # noqa: E402
+from pyspark.errors import StreamingQueryException  # noqa: E402
 
 log = logging.getLogger("score_payments")
 
@@ -49,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.log_level)
     from core.spark import build_spark_session
-    from pipeline.scoring_query import (load_scoring_model, start_scoring_query, trigger_settings,
+    from pipeline.restarts import RestartPolicy, outage_summary
+    from pipeline.scoring_query import (load_scoring_model, start_scoring_query, trigger_settings, warm_up,
                                         with_stream_overrides)
     from udfs.model_artifact import ModelArtifactError
 
@@ -69,11 +71,23 @@ def main(argv: list[str] | None = None) -> int:
     log.info("model %s loaded and checked", model.version)
     log.info("effective config: %s", json.dumps(describe(config), default=str))
     spark = build_spark_session(config, "score-payments")
-    query = start_scoring_query(spark, config, trigger_settings(config, args.available_now), model=model)
-    log.info("streaming query started (id %s, checkpoint %s)", query.id, config.stream.checkpoint_location)
+    warm_up(spark, config, model)
     stop_requested = _install_stop_handlers()
-    _await(query, stop_requested)
-    return 0
+    policy = RestartPolicy(config.stream.restart_backoff_max_seconds, config.stream.restart_give_up_seconds)
+    while True:
+        query = start_scoring_query(spark, config, trigger_settings(config, args.available_now), model=model)
+        log.info("streaming query started (id %s, checkpoint %s)", query.id, config.stream.checkpoint_location)
+        failure = _await(query, stop_requested, policy)
+        if failure is None:
+            return 0
+        delay = policy.next_delay(failure)
+        if delay is None:
+            raise RuntimeError(f"streaming query failed: {failure}")
+        log.warning("streaming query failed on an outage (%s); restarting from the checkpoint in %.0f s",
+                    outage_summary(failure), delay)
+        if stop_requested.wait(delay):
+            log.info("query stopped")
+            return 0
 
 
 def _install_stop_handlers() -> threading.Event:
@@ -89,18 +103,26 @@ def _install_stop_handlers() -> threading.Event:
     return stop_requested
 
 
-def _await(query, stop_requested: threading.Event) -> None:
-    """Wait for the query to end; on a stop request, stop it between two micro-batches."""
+def _await(query, stop_requested: threading.Event, policy: RestartPolicy):
+    """Wait for the query to end; on a stop request, stop it between two micro-batches.
+    Returns the query's exception if it failed, else None."""
     last_logged = None
     while query.isActive:
         if stop_requested.is_set() and not query.status["isTriggerActive"]:
             query.stop()
             break
-        query.awaitTermination(0.2)
-        last_logged = _log_progress(query.lastProgress, last_logged)
+        try:
+            query.awaitTermination(0.2)
+        except StreamingQueryException as failure:
+            return failure
+        logged = _log_progress(query.lastProgress, last_logged)
+        if logged != last_logged:
+            policy.committed()
+        last_logged = logged
     if query.exception() is not None:
-        raise RuntimeError(f"streaming query failed: {query.exception()}")
+        return query.exception()
     log.info("query stopped")
+    return None
 
 
 def _log_progress(progress: dict | None, last_logged):
