@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 SUBMIT  := scripts/spark-submit
 PYTEST_ARGS ?=
 
-.PHONY: setup services-up services-down services-reset services-status demo run test produce generate bench-producer bench-features train
+.PHONY: setup services-up services-down services-reset services-status demo run test chaos produce generate bench bench-throughput bench-latency bench-producer bench-features train
 
 setup:                     ## install Python packages, jars, MariaDB (idempotent)
 	@scripts/bootstrap.sh
@@ -29,11 +29,22 @@ run: services-up           ## run the scoring job continuously (Ctrl-C stops aft
 test: services-up          ## every test, against the real Kafka, MariaDB and Spark
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
+chaos: services-up         ## only the fault-injection tests (also part of make test)
+	@$(PY) -m pytest -m chaos $(PYTEST_ARGS)
+
 produce: services-up       ## send payments: make produce ARGS="--generate --n-days 7 --labels fraud"
 	@$(PY) -m producer $(ARGS)
 
 generate:                  ## write a dataset: make generate ARGS="--out data/payments.parquet"
 	@$(PY) -m generator $(ARGS)
+
+bench: bench-throughput bench-latency  ## both job benchmarks; results in bench/results/*.json and bench/RESULTS.md
+
+bench-throughput: services-up  ## 1M preloaded payments through the job: tx/s end to end and per stage, memory
+	@$(PY) bench/throughput.py $(ARGS)
+
+bench-latency: services-up     ## 5,000 tx/s for 5 minutes: send-to-commit latency p50/p95/p99/max
+	@$(PY) bench/latency.py $(ARGS)
 
 bench-producer: services-up  ## producer throughput to the local broker
 	@$(PY) scripts/bench_producer.py

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import ConfigError, describe, load_config  # noqa: E402
 from core.logs import configure_logging  # noqa: E402
+from pipeline.restarts import RestartPolicy, outage_summary  # noqa: E402
 from pyspark.errors import StreamingQueryException  # noqa: E402
 
 log = logging.getLogger("score_payments")
@@ -50,7 +51,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.log_level)
     from core.spark import build_spark_session
-    from pipeline.restarts import RestartPolicy, outage_summary
     from pipeline.scoring_query import (load_scoring_model, start_scoring_query, trigger_settings, warm_up,
                                         with_stream_overrides)
     from udfs.model_artifact import ModelArtifactError

@@ -14,14 +14,13 @@ import subprocess
 import time
 
 import pytest
-import yaml
 
-from core.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
 from generator.simulator import SimulationParams, generate
 from pipeline.scoring_query import start_scoring_query
 from producer.plan import INVALID, LABEL, PAYMENT, build_plan
 from producer.sender import send_plan
 from services.topics import ensure_topics
+from tests.job_runner import job_command, write_job_config
 
 pytestmark = pytest.mark.integration
 
@@ -39,12 +38,6 @@ def scored_count(connection, prefix: str) -> int:
         return cursor.fetchone()[0]
 
 
-def job_command(config_path, checkpoint, topic, *extra) -> list[str]:
-    return [str(PROJECT_ROOT / "scripts" / "spark-submit"), "--master", "local[2]",
-            str(PROJECT_ROOT / "jobs" / "score_payments.py"), "--config", str(config_path),
-            "--checkpoint", str(checkpoint), "--payments-topic", topic, *extra]
-
-
 def test_kill_9_and_restart_loses_and_duplicates_nothing(spark, isolated_config, mysql_connection,
                                                         unique_id, tmp_path):
     dataset, _ = generate(SimulationParams(n_customers=200, n_terminals=200, n_days=20, radius=10, seed=31))
@@ -60,17 +53,12 @@ def test_kill_9_and_restart_loses_and_duplicates_nothing(spark, isolated_config,
     reference.awaitTermination(600)
     assert reference.exception() is None
 
-    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
-    raw["kafka"]["topics"].update(labels=isolated_config.kafka.topics.labels,
-                                  alerts=isolated_config.kafka.topics.alerts, dlq=isolated_config.kafka.topics.dlq)
-    raw["stream"].update(max_offsets_per_trigger=1500, trigger_interval="1 second")
-    raw["spark"]["ui_enabled"] = False
-    config_path = tmp_path / "job.yaml"
-    config_path.write_text(yaml.safe_dump(raw))
+    config_path = write_job_config(isolated_config, tmp_path, max_offsets_per_trigger=1500,
+                                   trigger_interval="1 second")
     checkpoint = tmp_path / "killed-checkpoint"
     log = open(tmp_path / "job.log", "wb")
 
-    job = subprocess.Popen(job_command(config_path, checkpoint, killed_topic), stdout=log, stderr=log,
+    job = subprocess.Popen(job_command(config_path, checkpoint, topic=killed_topic), stdout=log, stderr=log,
                            start_new_session=True)
     deadline = time.monotonic() + 240
     while scored_count(mysql_connection, f"{unique_id}-b-") < 3000 and time.monotonic() < deadline:
@@ -81,7 +69,7 @@ def test_kill_9_and_restart_loses_and_duplicates_nothing(spark, isolated_config,
     job.wait(30)
     assert 0 < stored_before_kill < total, "the job must be killed mid-stream"
 
-    restarted = subprocess.run(job_command(config_path, checkpoint, killed_topic, "--available-now"),
+    restarted = subprocess.run(job_command(config_path, checkpoint, "--available-now", topic=killed_topic),
                                stdout=log, stderr=log, timeout=600)
     assert restarted.returncode == 0, (tmp_path / "job.log").read_text()[-3000:]
 
@@ -98,15 +86,10 @@ def test_sigterm_stops_the_job_after_the_current_batch_commits(local_services, i
     dataset, _ = generate(SimulationParams(n_customers=50, n_terminals=50, n_days=5, radius=20, seed=41))
     plan = build_plan(dataset.assign(transaction_id=f"{unique_id}-" + dataset["transaction_id"]))
     send_plan(plan, isolated_config.kafka.bootstrap_servers, {PAYMENT: topic, INVALID: topic, LABEL: topic})
-    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
-    raw["kafka"]["topics"].update(labels=isolated_config.kafka.topics.labels,
-                                  alerts=isolated_config.kafka.topics.alerts, dlq=isolated_config.kafka.topics.dlq)
-    raw["spark"]["ui_enabled"] = False
-    config_path = tmp_path / "job.yaml"
-    config_path.write_text(yaml.safe_dump(raw))
+    config_path = write_job_config(isolated_config, tmp_path)
     log_path = tmp_path / "job.log"
     with open(log_path, "wb") as log:
-        job = subprocess.Popen(job_command(config_path, tmp_path / "checkpoint", topic), stdout=log,
+        job = subprocess.Popen(job_command(config_path, tmp_path / "checkpoint"), stdout=log,
                                stderr=log, start_new_session=True)
         deadline = time.monotonic() + 180
         while scored_count(mysql_connection, f"{unique_id}-") < len(dataset) and time.monotonic() < deadline:

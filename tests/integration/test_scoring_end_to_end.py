@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer
 
 from pipeline.scoring_query import start_scoring_query
-from tests.kafka_helpers import payment, produce
+from tests.kafka_helpers import consume, payment, produce
 
 pytestmark = pytest.mark.integration
 
@@ -17,18 +15,6 @@ INVALID = Path(__file__).resolve().parents[2] / "contract" / "samples" / "invali
 REASON_OF_SAMPLE = {"bad_json": "BAD_JSON", "missing_field": "MISSING_FIELD", "wrong_type": "WRONG_TYPE",
                     "amount_out_of_range": "AMOUNT_OUT_OF_RANGE", "bad_currency": "BAD_CURRENCY",
                     "bad_timestamp": "BAD_TIMESTAMP", "oversize": "OVERSIZE", "non_utf8": "NOT_UTF8"}
-
-
-def consume(bootstrap: str, topic: str, expected: int) -> list:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"e2e-{topic}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([topic])
-    messages, deadline = [], time.monotonic() + 30
-    while time.monotonic() < deadline and len(messages) < expected:
-        messages += [m for m in consumer.consume(1000, timeout=1) if m.error() is None]
-    extra = [m for m in consumer.consume(1000, timeout=2) if m.error() is None]  # nothing more may come
-    consumer.close()
-    return messages + extra
 
 
 def rows(connection, sql: str, *params):

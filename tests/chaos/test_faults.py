@@ -1,0 +1,106 @@
+"""Fault injection against the real job, broker and database (make chaos; part of make test).
+
+Each test checks the accounting invariant: every record of the payments topic lands in
+exactly one of scored_transactions / rejected_payments, none twice.
+"""
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from services.kafka_broker import KafkaBroker
+from services.mariadb_server import MariaDbServer
+from sinks.mysql_connection import connect
+from tests.job_runner import (ScoringJob, assert_each_record_once, end_offsets, produce_generated, wait_until,
+                              write_job_config)
+
+pytestmark = [pytest.mark.integration, pytest.mark.chaos]
+
+
+def committed_batches(config, checkpoint) -> int:
+    """Micro-batches the job has committed to MySQL (its ledger rows); 0 while MySQL is down."""
+    import json
+    metadata = checkpoint / "metadata"
+    if not metadata.exists():
+        return 0
+    try:
+        with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM stream_batches WHERE stream_id = %s",
+                           (json.loads(metadata.read_text())["id"],))
+            return cursor.fetchone()[0]
+    except Exception:  # noqa: BLE001 - the database may be the fault being injected
+        return 0
+
+
+def records_in(config) -> int:
+    topics = config.kafka.topics
+    return sum(sum(end_offsets(config.kafka.bootstrap_servers, t).values()) for t in (topics.payments, topics.labels))
+
+
+def ledger_rows_in(config, checkpoint) -> int:
+    import json
+    with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(SUM(rows_in), 0) FROM stream_batches WHERE stream_id = %s",
+                       (json.loads((checkpoint / "metadata").read_text())["id"],))
+        return int(cursor.fetchone()[0])
+
+
+def test_kill_9_five_times_during_500k_messages(isolated_config, unique_id, tmp_path):
+    produce_generated(isolated_config, 500_000, f"{unique_id}-", "--invalid-fraction", "0.002")
+    config_path = write_job_config(isolated_config, tmp_path, max_offsets_per_trigger=60_000,
+                                   trigger_interval="1 second")
+    checkpoint, log_path = tmp_path / "checkpoint", tmp_path / "job.log"
+    rng = random.Random(unique_id)
+    kills = [0]
+    for _ in range(5):  # each run commits at least one more batch, then dies at a random moment
+        job = ScoringJob(config_path, checkpoint, log_path)
+        job.wait_started()
+        wait_until(lambda: committed_batches(isolated_config, checkpoint) > kills[-1], 240, "a new batch", job, 0.2)
+        time.sleep(rng.uniform(0, 8))
+        assert job.process.poll() is None, job.log_tail()
+        job.kill_9()
+        kills.append(committed_batches(isolated_config, checkpoint))
+    assert kills[-1] * 60_000 < 500_000, f"the kills must happen mid-stream (batches committed: {kills})"
+    final = ScoringJob(config_path, checkpoint, log_path, "--available-now")
+    assert final.wait() == 0, final.log_tail()
+    with connect(isolated_config.mysql, autocommit=True) as connection:
+        assert assert_each_record_once(connection, isolated_config, f"{unique_id}-") > 500_000
+
+
+def outage_test(isolated_config, unique_id, tmp_path, stop_service, start_service, outage_seconds: float):
+    """Preload, run the job, take a service away once a batch has committed, bring it back;
+    the job must catch up by itself (no restart from outside) and store every record once."""
+    produce_generated(isolated_config, 150_000, f"{unique_id}-", "--invalid-fraction", "0.002")
+    total = records_in(isolated_config)
+    config_path = write_job_config(isolated_config, tmp_path, max_offsets_per_trigger=8_000,
+                                   trigger_interval="1 second", restart_backoff_max_seconds=8)
+    checkpoint = tmp_path / "checkpoint"
+    job = ScoringJob(config_path, checkpoint, tmp_path / "job.log")
+    try:
+        job.wait_started()
+        wait_until(lambda: committed_batches(isolated_config, checkpoint) >= 1, 180, "first committed batch", job)
+        stop_service()
+        time.sleep(outage_seconds)
+        start_service()
+        assert ledger_rows_in(isolated_config, checkpoint) < total, "the outage must happen mid-stream"
+        wait_until(lambda: ledger_rows_in(isolated_config, checkpoint) >= total, 600, "catch-up", job, every=2)
+        assert job.process.poll() is None, "the job must keep running after the outage"
+    finally:
+        if job.process.poll() is None:
+            job.stop()
+    with connect(isolated_config.mysql, autocommit=True) as connection:
+        assert_each_record_once(connection, isolated_config, f"{unique_id}-")
+    return job.log_path.read_text(errors="replace")
+
+
+def test_mariadb_stopped_for_30_s_mid_stream(isolated_config, unique_id, tmp_path):
+    server = MariaDbServer.from_config(isolated_config)
+    log = outage_test(isolated_config, unique_id, tmp_path, server.stop, server.start, 30)
+    assert "restarting from the checkpoint" in log
+
+
+def test_kafka_broker_restarted_mid_stream(isolated_config, unique_id, tmp_path):
+    broker = KafkaBroker.from_config(isolated_config)
+    outage_test(isolated_config, unique_id, tmp_path, broker.stop, broker.start, 3)
