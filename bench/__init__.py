@@ -1,0 +1,1 @@
+"""Benchmarks of the scoring job (make bench): throughput, latency, memory, per-stage costs."""

@@ -1,0 +1,88 @@
+"""Benchmark results as JSON (bench/results/<kind>.json) and the markdown table bench/RESULTS.md."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+from core.config import PROJECT_ROOT
+
+RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
+RESULTS_MD = PROJECT_ROOT / "bench" / "RESULTS.md"
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    memory_kib = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                          if line.startswith("MemTotal")))
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return {"cpus": os.cpu_count(), "cpu_model": cpu, "memory_gib": round(memory_kib / 2 ** 20, 1),
+            "os": platform.platform(), "python": platform.python_version(), "java": _java_version(),
+            "note": "Kafka broker, MariaDB, the job and the load generator all on this machine"}
+
+
+def _java_version() -> str:
+    done = subprocess.run(["java", "-version"], capture_output=True, text=True)
+    return (done.stderr.splitlines() or ["?"])[0]
+
+
+def save(kind: str, result: dict) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{kind}.json"
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    write_markdown()
+    return path
+
+
+def load(kind: str) -> dict | None:
+    path = RESULTS_DIR / f"{kind}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def write_markdown() -> None:
+    """bench/RESULTS.md from the JSON results present (the committed ones are the reference run)."""
+    lines = ["# Benchmark results", "",
+             "Written by `make bench` (bench/report.py) from `bench/results/*.json`; do not edit by hand.", ""]
+    for kind, render in (("throughput", _throughput_lines), ("latency", _latency_lines)):
+        result = load(kind)
+        if result:
+            lines += render(result) + [""]
+    any_result = load("throughput") or load("latency")
+    if any_result:
+        lines += ["## Machine", ""] + [f"- {key}: {value}" for key, value in any_result["machine"].items()] + [""]
+    RESULTS_MD.write_text("\n".join(lines))
+
+
+def _throughput_lines(result: dict) -> list[str]:
+    e2e, stages = result["end_to_end"], result.get("stages_alone") or {}
+    lines = [f"## Throughput ({result['measured_at']})", "", f"Command: `{result['command']}`", "",
+             "| measure | figure |", "|---|---|",
+             f"| messages preloaded | {result['messages']:,} in {result['partitions']} partitions |",
+             f"| end to end (first batch start to last commit) | **{e2e['tx_per_second']:,.0f} tx/s** "
+             f"({e2e['rows']:,} rows in {e2e['seconds']:.1f} s, {e2e['batches']} micro-batches; target 25,000) |",
+             f"| job wall time incl. start-up | {result['job_wall_seconds']:.1f} s |"]
+    for stage, rate in (stages.get("rows_per_second") or {}).items():
+        lines.append(f"| stage alone: {stage} | {rate:,} rows/s ({stages['seconds'][stage]:.1f} s) |")
+    for role, mib in result["peak_rss_mib"].items():
+        lines.append(f"| peak RSS {role} | {mib:,.0f} MiB |")
+    lines.append(f"| feature state | {result['state']['events']:,} events, {result['state']['snapshot_mib']:.1f} MiB "
+                 "snapshot |")
+    lines += ["", "Settings: " + ", ".join(f"{k} = {v}" for k, v in result["settings"].items())]
+    return lines
+
+
+def _latency_lines(result: dict) -> list[str]:
+    latency = result["latency_ms"]
+    return [f"## Latency ({result['measured_at']})", "", f"Command: `{result['command']}`", "",
+            "| measure | figure |", "|---|---|",
+            f"| offered load | {result['rate']:,} tx/s for {result['duration_seconds']} s "
+            f"({result['rows']:,} rows scored) |",
+            f"| send-to-commit p50 | **{latency['p50']:,.0f} ms** (target ≤ 750) |",
+            f"| p95 | {latency['p95']:,.0f} ms |",
+            f"| p99 | **{latency['p99']:,.0f} ms** (target ≤ 1,500) |",
+            f"| max | {latency['max']:,.0f} ms |",
+            "| peak RSS | " + ", ".join(f"{r} {m:,.0f} MiB" for r, m in result["peak_rss_mib"].items()) + " |",
+            "", "Settings: " + ", ".join(f"{k} = {v}" for k, v in result["settings"].items())]

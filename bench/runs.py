@@ -1,0 +1,96 @@
+"""What every benchmark run does: fresh topics, preloaded payments, the job under spark-submit,
+and the figures read back from the batch ledger."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.config import PROJECT_ROOT, AppConfig
+from services.topics import ensure_topics
+from sinks.mysql_connection import connect, named_statements
+
+PYTHON = sys.executable
+SPARK_SUBMIT = str(PROJECT_ROOT / "scripts" / "spark-submit")
+TX_PER_GENERATED_DAY = 9_500  # the generator's default population makes about 9,800 a day
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    """One benchmark run's names: topics, id prefix, checkpoint and log."""
+
+    name: str
+
+    @property
+    def payments_topic(self) -> str:
+        return f"payments-{self.name}"
+
+    @property
+    def labels_topic(self) -> str:
+        return f"labels-{self.name}"
+
+    @property
+    def checkpoint(self) -> Path:
+        return PROJECT_ROOT / "state" / "checkpoints" / self.name
+
+    @property
+    def log_file(self) -> Path:
+        return PROJECT_ROOT / "state" / "logs" / f"{self.name}.log"
+
+    def stream_id(self) -> str:
+        """The streaming query's id, which the ledger rows carry (from the checkpoint)."""
+        return json.loads((self.checkpoint / "metadata").read_text())["id"]
+
+
+def new_run(kind: str) -> BenchRun:
+    return BenchRun(f"bench{kind}{time.strftime('%Y%m%d%H%M%S')}")
+
+
+def create_topics(config: AppConfig, run: BenchRun, partitions: int) -> None:
+    ensure_topics(config.kafka, [run.payments_topic, run.labels_topic], partitions)
+
+
+def producer_command(run: BenchRun, messages: int, extra: list[str] = ()) -> list[str]:
+    """`python -m producer` sending `messages` generated payments (+ fraud labels) to the run's topics."""
+    days = math.ceil(messages / TX_PER_GENERATED_DAY) + 3
+    return [PYTHON, "-m", "producer", "--generate", "--n-days", str(days), "--limit", str(messages),
+            "--labels", "fraud", "--quiet", "--topic", run.payments_topic, "--labels-topic", run.labels_topic,
+            "--id-prefix", f"{run.name}-", *extra]
+
+
+def preload(run: BenchRun, messages: int) -> None:
+    subprocess.run(producer_command(run, messages), cwd=PROJECT_ROOT, check=True)
+
+
+def job_command(run: BenchRun, job_args: list[str], submit_args: list[str] = ()) -> list[str]:
+    return [SPARK_SUBMIT, *submit_args, "jobs/score_payments.py", "--checkpoint", str(run.checkpoint),
+            "--payments-topic", run.payments_topic, "--labels-topic", run.labels_topic, *job_args]
+
+
+def start_job(run: BenchRun, job_args: list[str], submit_args: list[str] = ()) -> subprocess.Popen:
+    """The job under spark-submit in its own session (so a stop reaches all of it), logging to a file."""
+    run.log_file.parent.mkdir(parents=True, exist_ok=True)
+    log = run.log_file.open("w")
+    return subprocess.Popen(job_command(run, job_args, submit_args), cwd=PROJECT_ROOT, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def ledger_totals(config: AppConfig, stream_id: str) -> dict:
+    """Batches, rows and the first start / last commit of a stream, from stream_batches."""
+    sql = named_statements("bench.sql")
+    with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute(sql["stream_totals"], {"stream_id": stream_id})
+        names = [column[0] for column in cursor.description]
+        return dict(zip(names, cursor.fetchone()))
+
+
+def row_latencies_ms(config: AppConfig, stream_id: str) -> list[float]:
+    """Per-row latency, producer send time (Kafka timestamp) to MySQL commit, of every scored row."""
+    sql = named_statements("bench.sql")
+    with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute(sql["row_latencies"], {"stream_id": stream_id})
+        return [float(row[0]) for row in cursor.fetchall()]

@@ -1,0 +1,13 @@
+-- Read-backs of the benchmark commands (bench/). Values are %(name)s parameters.
+
+-- name: stream_totals
+SELECT COUNT(*) AS batches, COALESCE(SUM(rows_in), 0) AS rows_in,
+       COALESCE(SUM(rows_scored), 0) AS rows_scored, COALESCE(SUM(rows_rejected), 0) AS rows_rejected,
+       MIN(started_at) AS first_started_at, MAX(committed_at) AS last_committed_at,
+       MAX(state_events) AS state_events
+FROM stream_batches WHERE stream_id = %(stream_id)s;
+
+-- name: row_latencies
+-- committed_at is written by the batch's commit transaction; kafka_timestamp is the producer's send time.
+SELECT TIMESTAMPDIFF(MICROSECOND, kafka_timestamp, committed_at) / 1000.0
+FROM scored_transactions WHERE stream_id = %(stream_id)s;
