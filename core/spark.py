@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 from typing import Mapping
 
-from pyspark import SparkConf
+from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
 from core.config import PROJECT_ROOT, AppConfig
@@ -43,7 +45,7 @@ def build_spark_session(config: AppConfig, app_name: str,
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     _put_project_on_worker_path()
-    launched_conf = SparkConf()
+    launched_conf = _launched_conf()
     builder = SparkSession.builder.appName(app_name)
     if not launched_conf.contains("spark.master"):
         builder = builder.master(config.spark.master)
@@ -54,7 +56,34 @@ def build_spark_session(config: AppConfig, app_name: str,
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     _force_driver_utc(spark)
+    if not spark.sparkContext.master.startswith("local"):
+        ship_project_code(spark)
     return spark
+
+
+PROJECT_PACKAGES_SKIPPED = {"tests", "bench", "scripts", "jobs", "training", "generator", "producer", "services"}
+
+
+def ship_project_code(spark: SparkSession) -> Path:
+    """On a cluster, executors' Python workers import the project's packages (UDFs, schemas,
+    the batch functions) from a zip that Spark sends them."""
+    target = Path(tempfile.mkdtemp(prefix="payscore-code-")) / "payscore_code.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for package in sorted(PROJECT_ROOT.glob("*/__init__.py")):
+            if package.parent.name in PROJECT_PACKAGES_SKIPPED:
+                continue
+            for source in sorted(package.parent.rglob("*.py")):
+                archive.write(source, source.relative_to(PROJECT_ROOT))
+    spark.sparkContext.addPyFile(str(target))
+    return target
+
+
+def _launched_conf() -> SparkConf:
+    """What spark-submit was given (--master, --jars, --conf ...). Under spark-submit the JVM
+    is already up: connect to it first, or SparkConf() would not see its settings."""
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):
+        SparkContext._ensure_initialized()  # noqa: SLF001 - connects to spark-submit's JVM
+    return SparkConf()
 
 
 def _put_project_on_worker_path() -> None:

@@ -12,6 +12,7 @@ from services.kafka_broker import KafkaBroker
 from services.mariadb_server import MariaDbServer
 from services.migrations import MigrationError, apply_migrations
 from services.processes import ServiceError
+from services.spark_cluster import SparkCluster
 from services.topics import ensure_topics
 
 log = logging.getLogger("services")
@@ -20,10 +21,12 @@ log = logging.getLogger("services")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services",
                                      description="Local Kafka broker and MariaDB for development and tests.")
-    parser.add_argument("command", choices=("up", "down", "reset", "status", "migrate", "topics"),
+    parser.add_argument("command", choices=("up", "down", "reset", "status", "migrate", "topics",
+                                            "cluster-up", "cluster-down"),
                         help="up: start both (idempotent), create topics, apply migrations; "
                              "down: stop both, keep data; reset: stop and wipe all local data; "
-                             "status: show what runs; migrate / topics: only that step")
+                             "status: show what runs; migrate / topics: only that step; "
+                             "cluster-up / cluster-down: a local Spark standalone cluster (master + 2 workers)")
     args = parser.parse_args(argv)
     configure_logging()
     try:
@@ -41,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                 stopped = service.stop()
                 log.info("%s %s", type(service).__name__, "stopped" if stopped else "was not running")
         elif args.command == "reset":
+            SparkCluster.from_config(config).stop()
             broker.stop()
             database.stop()
             shutil.rmtree(config.local_services.state_dir, ignore_errors=True)
@@ -52,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
             apply_migrations(config.mysql)
         elif args.command == "topics":
             ensure_topics(config.kafka)
+        elif args.command == "cluster-up":
+            SparkCluster.from_config(config).start()
+        elif args.command == "cluster-down":
+            log.info("Spark cluster %s", "stopped" if SparkCluster.from_config(config).stop() else "was not running")
     except (ConfigError, ServiceError, MigrationError) as error:
         log.error("%s", error)
         return 1

@@ -5,6 +5,10 @@ against the features the stream computes and the installed scikit-learn.
 """
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+import zipfile
 from pathlib import Path
 from typing import Iterator, Tuple
 
@@ -20,11 +24,35 @@ _LOADED: dict[tuple[str, tuple[str, ...]], ModelArtifact] = {}
 
 
 def loaded_model(artifact_dir: str, feature_names: tuple[str, ...]) -> ModelArtifact:
-    """The artifact, loaded at most once in this process."""
+    """The artifact, loaded at most once in this process: the copy Spark shipped to this
+    executor (ship_model) when there is one, else the path as the driver saw it."""
     key = (artifact_dir, feature_names)
     if key not in _LOADED:
-        _LOADED[key] = load_artifact(Path(artifact_dir), list(feature_names))
+        folder = shipped_copy(Path(artifact_dir))
+        _LOADED[key] = load_artifact(folder, list(feature_names))
+        print(f"payscore: model {_LOADED[key].version} loaded from {folder} (pid {os.getpid()})",
+              file=sys.stderr, flush=True)  # lands in the executor's log: which copy each worker uses
     return _LOADED[key]
+
+
+def ship_model(spark, artifact_dir: Path) -> None:
+    """Send the artifact folder (zipped) to every executor, which unpacks it into its SparkFiles
+    folder: workers need no shared disk to load the model."""
+    target = Path(tempfile.mkdtemp(prefix="payscore-model-")) / f"{artifact_dir.name}.zip"
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in sorted(artifact_dir.iterdir()):
+            archive.write(path, path.name)
+    spark.sparkContext.addArchive(str(target))
+
+
+def shipped_copy(artifact_dir: Path) -> Path:
+    """The executor's unpacked copy of the artifact (ship_model), else the driver's path."""
+    from pyspark import SparkFiles
+    try:
+        copy = Path(SparkFiles.get(f"{artifact_dir.name}.zip"))
+    except Exception:  # noqa: BLE001 - no SparkFiles here (plain Python use)
+        return artifact_dir
+    return copy if (copy / "metadata.json").exists() else artifact_dir
 
 
 def make_score_udf(artifact_dir: Path, feature_names: list[str]):
