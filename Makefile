@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 SUBMIT  := scripts/spark-submit
 PYTEST_ARGS ?=
 
-.PHONY: setup services-up services-down services-reset services-status demo run test chaos produce generate bench bench-throughput bench-latency bench-producer bench-features train
+.PHONY: setup services-up services-down services-reset services-status demo run test chaos produce generate bench bench-throughput bench-latency cluster-run bench-producer bench-features train
 
 setup:                     ## install Python packages, jars, MariaDB (idempotent)
 	@scripts/bootstrap.sh
@@ -45,6 +45,9 @@ bench-throughput: services-up  ## 1M preloaded payments through the job: tx/s en
 
 bench-latency: services-up     ## 5,000 tx/s for 5 minutes: send-to-commit latency p50/p95/p99/max
 	@$(PY) bench/latency.py $(ARGS)
+
+cluster-run: services-up       ## the job on a local standalone cluster (master + 2 workers) vs local mode, same data
+	@$(PY) bench/cluster.py $(ARGS)
 
 bench-producer: services-up  ## producer throughput to the local broker
 	@$(PY) scripts/bench_producer.py
