@@ -18,7 +18,8 @@ import numpy as np  # noqa: E402
 
 from bench import report  # noqa: E402
 from bench.memory import PeakMemory  # noqa: E402
-from bench.runs import BenchRun, create_topics, ledger_totals, new_run, producer_command, row_latencies_ms, start_job  # noqa: E402
+from bench.runs import (BenchRun, create_topics, ledger_totals, new_run, producer_command,  # noqa: E402
+                        row_latencies_ms, scored_rows_estimate, start_job)
 from core.config import PROJECT_ROOT, AppConfig, load_config  # noqa: E402
 
 READY_MARK = "streaming query started"
@@ -75,6 +76,7 @@ def main() -> int:
     args = parse_args()
     config = load_config()
     run = new_run("lat")
+    rows_before = scored_rows_estimate(config)
     create_topics(config, run, args.partitions)
     messages = args.rate * args.duration
     job_args = ["--starting-offsets", "earliest", "--trigger-interval", args.trigger_interval,
@@ -96,7 +98,7 @@ def main() -> int:
     result = {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "command": "make bench-latency" + (f" ARGS={shlex.quote(' '.join(sys.argv[1:]))}" if sys.argv[1:] else ""),
               "rate": args.rate, "duration_seconds": args.duration, "rows": int(totals["rows_scored"]),
-              "batches": totals["batches"], "latency_ms": latency, "peak_rss_mib": memory.peaks_mib(),
+              "batches": totals["batches"], "latency_ms": latency, "scored_transactions_rows_before": rows_before, "peak_rss_mib": memory.peaks_mib(),
               "settings": {"partitions": args.partitions, "trigger_interval": args.trigger_interval,
                            "max_offsets_per_trigger": args.max_offsets_per_trigger,
                            "jdbc_batch_size": config.mysql.jdbc_batch_size,

@@ -63,7 +63,8 @@ def _throughput_lines(result: dict) -> list[str]:
              f"| messages preloaded | {result['messages']:,} in {result['partitions']} partitions |",
              f"| end to end (first batch start to last commit) | **{e2e['tx_per_second']:,.0f} tx/s** "
              f"({e2e['rows']:,} rows in {e2e['seconds']:.1f} s, {e2e['batches']} micro-batches; target 25,000) |",
-             f"| job wall time incl. start-up | {result['job_wall_seconds']:.1f} s |"]
+             f"| job wall time incl. start-up | {result['job_wall_seconds']:.1f} s |",
+             f"| rows already in scored_transactions | about {result.get('scored_transactions_rows_before', 0):,} |"]
     for stage, rate in (stages.get("rows_per_second") or {}).items():
         lines.append(f"| stage alone: {stage} | {rate:,} rows/s ({stages['seconds'][stage]:.1f} s) |")
     for role, mib in result["peak_rss_mib"].items():
@@ -84,5 +85,6 @@ def _latency_lines(result: dict) -> list[str]:
             f"| p95 | {latency['p95']:,.0f} ms |",
             f"| p99 | **{latency['p99']:,.0f} ms** (target ≤ 1,500) |",
             f"| max | {latency['max']:,.0f} ms |",
+            f"| rows already in scored_transactions | about {result.get('scored_transactions_rows_before', 0):,} |",
             "| peak RSS | " + ", ".join(f"{r} {m:,.0f} MiB" for r, m in result["peak_rss_mib"].items()) + " |",
             "", "Settings: " + ", ".join(f"{k} = {v}" for k, v in result["settings"].items())]

@@ -94,3 +94,11 @@ def row_latencies_ms(config: AppConfig, stream_id: str) -> list[float]:
     with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
         cursor.execute(sql["row_latencies"], {"stream_id": stream_id})
         return [float(row[0]) for row in cursor.fetchall()]
+
+
+def scored_rows_estimate(config: AppConfig) -> int:
+    """About how many rows scored_transactions holds (index maintenance grows with it)."""
+    sql = named_statements("bench.sql")
+    with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute(sql["table_rows"])
+        return int(cursor.fetchone()[0] or 0)

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import report  # noqa: E402
 from bench.memory import PeakMemory  # noqa: E402
 from bench.runs import (SPARK_SUBMIT, BenchRun, create_topics, ledger_totals, new_run,  # noqa: E402
-                        preload, start_job)
+                        preload, scored_rows_estimate, start_job)
 from core.config import PROJECT_ROOT, AppConfig, load_config  # noqa: E402
 
 
@@ -73,6 +73,7 @@ def main() -> int:
     config = load_config()
     batch_rows = args.max_offsets_per_trigger or config.stream.max_offsets_per_trigger
     run = new_run("tput")
+    rows_before = scored_rows_estimate(config)
     create_topics(config, run, args.partitions)
     print(f"preloading {args.messages:,} payments into {run.payments_topic} ({args.partitions} partitions) ...")
     preload(run, args.messages)
@@ -91,6 +92,7 @@ def main() -> int:
               "command": "make bench-throughput" + (f" ARGS={shlex.quote(' '.join(sys.argv[1:]))}"
                                                      if sys.argv[1:] else ""),
               "messages": args.messages, "partitions": args.partitions, "end_to_end": e2e,
+              "scored_transactions_rows_before": rows_before,
               "job_wall_seconds": round(wall, 1), "stages_alone": stages, "peak_rss_mib": peaks,
               "state": {"events": e2e["state_events"], "snapshot_mib": folder_mib(run.checkpoint / "feature_state")},
               "settings": settings(config, batch_rows, args.partitions), "machine": report.machine()}

@@ -11,3 +11,8 @@ FROM stream_batches WHERE stream_id = %(stream_id)s;
 -- committed_at is written by the batch's commit transaction; kafka_timestamp is the producer's send time.
 SELECT TIMESTAMPDIFF(MICROSECOND, kafka_timestamp, committed_at) / 1000.0
 FROM scored_transactions WHERE stream_id = %(stream_id)s;
+
+-- name: table_rows
+-- InnoDB's estimate (exact counts of millions of rows take seconds): how full the database was.
+SELECT TABLE_ROWS FROM information_schema.TABLES
+WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'scored_transactions';
