@@ -166,18 +166,23 @@ class BatchParts:
     labels: pd.DataFrame
 
 
-def read_batch(records_df: DataFrame, topics) -> BatchParts:
+def read_batch(records_df: DataFrame, topics, clock: StageClock | None = None) -> BatchParts:
     """Split the (persisted) Kafka records, parsing payments once (persisted); collect what
-    the feature engine needs."""
+    the feature engine needs. The clock, if given, times Kafka, parse and labels apart."""
+    lap = clock.lap if clock is not None else (lambda stage: None)
+    rows_in = records_df.count()
+    lap("read:kafka")
     payment_records_df = records_df.where(F.col("topic") == topics.payments)
     checked_df = checked_payments(payment_records_df).persist()
     payments_df, rejected_payments_df = split_payments(payment_records_df, checked_df)
+    payments = with_engine_payment_columns(payments_df).toPandas()
+    lap("read:parse")
     labels_df, rejected_labels_df = split_labels(records_df.where(F.col("topic") == topics.labels))
-    return BatchParts(
-        rows_in=records_df.count(), checked_df=checked_df, payments_df=payments_df,
-        rejected_df=rejected_payments_df.unionByName(rejected_labels_df), labels_df=labels_df,
-        payments=with_engine_payment_columns(payments_df).toPandas(),
-        labels=with_engine_label_columns(labels_df).toPandas())
+    labels = with_engine_label_columns(labels_df).toPandas()
+    lap("read:labels")
+    return BatchParts(rows_in=rows_in, checked_df=checked_df, payments_df=payments_df,
+                      rejected_df=rejected_payments_df.unionByName(rejected_labels_df), labels_df=labels_df,
+                      payments=payments, labels=labels)
 
 
 def tables_to_write(parts: BatchParts, scored_df: DataFrame) -> dict[str, DataFrame]:
@@ -233,8 +238,7 @@ def make_batch_processor(spark: SparkSession, config: AppConfig, model: ModelArt
         records_df = batch_df.persist()
         parts = None
         try:
-            parts = read_batch(records_df, config.kafka.topics)
-            clock.lap("read")
+            parts = read_batch(records_df, config.kafka.topics, clock)
             features, state = apply_batch(store.state_before(batch_id), parts.payments, parts.labels,
                                           config.features, batch_id)
             clock.lap("features")

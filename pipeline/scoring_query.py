@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from core.config import PROJECT_ROOT, AppConfig
@@ -57,16 +58,37 @@ def warm_up(spark: SparkSession, config: AppConfig, model: ModelArtifact) -> Non
     log.info("Python workers started, model loaded, parsers compiled in %.1f s", time.monotonic() - started)
 
 
+WARM_UP_PAYMENTS = 50_000
+
+
 def warm_up_parsers(spark: SparkSession, topics) -> None:
-    """Parse the contract's samples once before the first micro-batch, so Spark has generated
-    and compiled the (large) validation code: the first 200k-record batch read took ~15 s without."""
+    """Parse the contract's samples and 50k synthetic payments before the first micro-batch, so
+    Spark has generated the (large) validation code and the JVM has compiled its hot loops
+    (measured: the first 200k-record batch's parse took 7.3 s, later ones 2.5 s)."""
     samples = sorted((PROJECT_ROOT / "contract" / "samples").glob("*/*.*"))
     records = [(None, path.read_bytes(), topics.payments, 0, index, datetime(2024, 1, 1))
                for index, path in enumerate(samples)]
     records.append((None, SAMPLE_LABEL, topics.labels, 0, 0, datetime(2024, 1, 1)))
-    parts = read_batch(spark.createDataFrame(records, KAFKA_RECORD_SCHEMA), topics)
+    records_df = spark.createDataFrame(records, KAFKA_RECORD_SCHEMA).unionByName(
+        synthetic_payment_records(spark, topics.payments, WARM_UP_PAYMENTS))
+    parts = read_batch(records_df, topics)
     parts.rejected_df.write.format("noop").mode("overwrite").save()
     parts.checked_df.unpersist()
+
+
+def synthetic_payment_records(spark: SparkSession, topic: str, count: int):
+    """Kafka-shaped records of valid payment JSON, built in the JVM (warm-up data only)."""
+    payment = F.struct(
+        F.concat(F.lit("warm-up-"), F.col("id")).alias("transaction_id"),
+        F.concat(F.lit("c"), F.col("id") % 1000).alias("customer_id"),
+        F.concat(F.lit("t"), F.col("id") % 2000).alias("terminal_id"),
+        (F.col("id") % 10000 / 100 + 1).cast("decimal(9,2)").alias("amount"),
+        F.lit("EUR").alias("currency"),
+        F.lit("2024-01-01T00:00:00Z").alias("event_time"))
+    return spark.range(count).select(
+        F.lit(None).cast("binary").alias("key"), F.to_json(payment).cast("binary").alias("value"),
+        F.lit(topic).alias("topic"), F.lit(0).alias("partition"), F.col("id").alias("offset"),
+        F.lit(datetime(2024, 1, 1)).alias("timestamp"))
 
 
 def start_scoring_query(spark: SparkSession, config: AppConfig, trigger: dict,
