@@ -120,8 +120,8 @@ def print_result(result: dict) -> None:
     print(f"cluster: {result['records']:,} records in {result['cluster_seconds']:.0f} s; "
           f"local[2]: {result['local_seconds']:.0f} s")
     for executor_id, figures in result["executors"].items():
-        print(f"  executor {executor_id}: {figures['tasks']} tasks, {figures['kafka_tasks']} Kafka-reading tasks, "
-              f"{figures['records_read']:,} records read")
+        print(f"  executor {executor_id}: {figures['tasks']} tasks, {figures['kafka_tasks']} input tasks, "
+              f"{figures['records_read']:,} input records (Kafka and cached re-reads)")
     print(f"model loads in executors' Python workers: {len(result['model_loads'])}"
           + "".join(f"\n  {line}" for line in result["model_loads"][:4]))
     comparison = result["comparison"]

@@ -46,7 +46,7 @@ def write_markdown() -> None:
     """bench/RESULTS.md from the JSON results present (the committed ones are the reference run)."""
     lines = ["# Benchmark results", "",
              "Written by `make bench` (bench/report.py) from `bench/results/*.json`; do not edit by hand.", ""]
-    for kind, render in (("throughput", _throughput_lines), ("latency", _latency_lines)):
+    for kind, render in (("throughput", _throughput_lines), ("latency", _latency_lines), ("cluster", _cluster_lines)):
         result = load(kind)
         if result:
             lines += render(result) + [""]
@@ -88,3 +88,19 @@ def _latency_lines(result: dict) -> list[str]:
             f"| rows already in scored_transactions | about {result.get('scored_transactions_rows_before', 0):,} |",
             "| peak RSS | " + ", ".join(f"{r} {m:,.0f} MiB" for r, m in result["peak_rss_mib"].items()) + " |",
             "", "Settings: " + ", ".join(f"{k} = {v}" for k, v in result["settings"].items())]
+
+
+def _cluster_lines(result: dict) -> list[str]:
+    comparison = result["comparison"]
+    lines = [f"## Standalone cluster ({result['measured_at']})", "", f"Command: `{result['command']}`", "",
+             "| measure | figure |", "|---|---|",
+             f"| cluster | {result['cluster']}: {result['workers']} workers x {result['cores_per_worker']} core |",
+             f"| records | {result['records']:,}: cluster {result['cluster_seconds']:.0f} s, "
+             f"local[2] {result['local_seconds']:.0f} s (same 2-core machine) |"]
+    for executor_id, figures in result["executors"].items():
+        lines.append(f"| executor {executor_id} | {figures['tasks']} tasks, {figures['kafka_tasks']} input tasks, "
+                     f"{figures['records_read']:,} input records (Kafka and cached re-reads) |")
+    lines += [f"| model loaded from the shipped copy | {len(result['model_loads'])} Python workers |",
+              f"| decisions identical to local mode | {comparison['identical']} ({comparison['cluster_rows']:,} rows, "
+              f"{comparison['differing']} differing) |"]
+    return lines
