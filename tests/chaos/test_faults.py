@@ -5,6 +5,7 @@ exactly one of scored_transactions / rejected_payments, none twice.
 """
 from __future__ import annotations
 
+import json
 import random
 import time
 
@@ -21,7 +22,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 def committed_batches(config, checkpoint) -> int:
     """Micro-batches the job has committed to MySQL (its ledger rows); 0 while MySQL is down."""
-    import json
     metadata = checkpoint / "metadata"
     if not metadata.exists():
         return 0
@@ -40,7 +40,6 @@ def records_in(config) -> int:
 
 
 def ledger_rows_in(config, checkpoint) -> int:
-    import json
     with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT COALESCE(SUM(rows_in), 0) FROM stream_batches WHERE stream_id = %s",
                        (json.loads((checkpoint / "metadata").read_text())["id"],))
