@@ -1,8 +1,13 @@
-"""Batch-versioned snapshots of the feature state, beside the streaming checkpoint.
+"""The feature state as of each committed batch, beside the streaming checkpoint.
 
-Batch N is computed from the state as of batch N-1 and its snapshot N is written after
-the MySQL commit of N. A replay of N after a crash (Spark re-runs a batch its commit log
-lacks) loads snapshot N-1 again, so the state always matches what the sink committed.
+Each batch's engine input (its payments and labels, small) is written as a delta; now and
+then the whole state is written as a snapshot, in a background thread. The state as of
+batch N is the newest snapshot at or before N with the deltas after it applied again, batch
+by batch (the engine is deterministic, so this is the state the stream had).
+
+Batch N is computed from the state as of batch N-1, and its delta is written after the
+MySQL commit of N. A replay of N after a crash (Spark re-runs a batch its commit log
+lacks) restores the state as of N-1 again, so the state always matches what was committed.
 """
 from __future__ import annotations
 
@@ -10,64 +15,199 @@ import logging
 import os
 import pickle
 import re
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
-from features.engine import FeatureState
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from features.definitions import FeatureConfig
+from features.engine import FeatureState, KeyCodes, apply_batch
 
 log = logging.getLogger(__name__)
 
-_SNAPSHOT = re.compile(r"^state-(\d+)\.pkl$")
+_FILE = re.compile(r"^(state|delta)-(\d+)\.pkl$")
+ARRAYS = ("cust_code", "cust_time", "cust_cents", "term_code", "term_time", "fraud_code", "fraud_time",
+          "fraud_labeled_at")
 
 
 class FeatureStateError(RuntimeError):
     """The state a batch needs is missing."""
 
 
-class FeatureStateStore:
-    """Keeps the current state in memory and the last `keep` versions on disk."""
+@dataclass(frozen=True)
+class SnapshotPolicy:
+    """Snapshot when the deltas since the last one hold a quarter of the state's events (at
+    least min_rows), or number max_batches: restoring replays a bounded amount of work."""
 
-    def __init__(self, folder: Path, keep: int = 3):
+    min_rows: int = 50_000
+    max_batches: int = 200
+
+    def due(self, rows_since: int, batches_since: int, state_size: int) -> bool:
+        return rows_since >= max(self.min_rows, state_size // 4) or batches_since >= self.max_batches
+
+
+class FeatureStateStore:
+    """Keeps the current state in memory; deltas and snapshots on disk."""
+
+    def __init__(self, folder: Path, config: FeatureConfig, policy: SnapshotPolicy = SnapshotPolicy()):
         self.folder = Path(folder)
-        self.keep = keep
+        self.config = config
+        self.policy = policy
         self._current: FeatureState | None = None
+        self._rows_since = 0
+        self._batches_since = 0
+        self._writer: threading.Thread | None = None
+        self._writer_error: BaseException | None = None
 
     def state_before(self, batch_id: int) -> FeatureState:
-        """The state as of batch_id - 1 (empty for a stream with no snapshot yet)."""
+        """The state as of batch_id - 1 (empty for a stream with nothing stored yet)."""
         wanted = batch_id - 1
         if self._current is not None and self._current.version == wanted:
             return self._current
-        versions = self.versions()
-        if wanted in versions:
-            with open(self._path(wanted), "rb") as handle:
-                self._current = pickle.load(handle)
-            log.info("feature state restored from snapshot of batch %d", wanted)
-            return self._current
-        if not versions:
-            if batch_id > 0:
-                log.warning("no feature state snapshot in %s: batch %d starts from an empty state",
-                            self.folder, batch_id)
-            return FeatureState(version=wanted)
-        raise FeatureStateError(
-            f"batch {batch_id} needs the feature state of batch {wanted}, but {self.folder} holds "
-            f"snapshots of batches {versions}; the checkpoint and the state folder do not belong together")
+        self.wait_for_snapshot()
+        self._current = self._restore(wanted)
+        return self._current
 
-    def save(self, state: FeatureState) -> None:
-        """Write the snapshot atomically (temp file + rename), then drop old ones."""
+    def save(self, state: FeatureState, payments: pd.DataFrame, labels: pd.DataFrame) -> None:
+        """Record batch state.version: its engine input as a delta (durable before this returns),
+        and a snapshot of the state when the policy says so."""
+        self._raise_writer_error()
         self.folder.mkdir(parents=True, exist_ok=True)
-        temporary = self.folder / f".state-{state.version}.tmp"
-        with open(temporary, "wb") as handle:
-            pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self._path(state.version))
+        _write_atomically(self._path("delta", state.version), delta_record(payments, labels))
         self._current = state
-        for version in self.versions()[:-self.keep]:
-            self._path(version).unlink(missing_ok=True)
+        self._rows_since += len(payments) + len(labels)
+        self._batches_since += 1
+        if self.policy.due(self._rows_since, self._batches_since, state.size) and not self._writing():
+            self._start_snapshot(state)
 
-    def versions(self) -> list[int]:
+    def wait_for_snapshot(self) -> None:
+        """Block until a snapshot being written is on disk (before a restore, at shutdown)."""
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
+        self._raise_writer_error()
+
+    def versions(self, kind: str = "state") -> list[int]:
         if not self.folder.exists():
             return []
-        return sorted(int(m.group(1)) for p in self.folder.iterdir() if (m := _SNAPSHOT.match(p.name)))
+        return sorted(int(m.group(2)) for p in self.folder.iterdir()
+                      if (m := _FILE.match(p.name)) and m.group(1) == kind)
 
-    def _path(self, version: int) -> Path:
-        return self.folder / f"state-{version}.pkl"
+    def _restore(self, wanted: int) -> FeatureState:
+        snapshots = [v for v in self.versions("state") if v <= wanted]
+        deltas = set(self.versions("delta"))
+        if not snapshots and not deltas:
+            if wanted >= 0:
+                log.warning("no feature state in %s: batch %d starts from an empty state", self.folder, wanted + 1)
+            return FeatureState(version=wanted)
+        state = load_snapshot(self._path("state", snapshots[-1])) if snapshots else FeatureState(version=-1)
+        missing = [v for v in range(state.version + 1, wanted + 1) if v not in deltas]
+        if missing:
+            raise FeatureStateError(
+                f"the state as of batch {wanted} needs deltas {missing[:5]} after snapshot {state.version}, "
+                f"which {self.folder} lacks; the checkpoint and the state folder do not belong together")
+        for version in range(state.version + 1, wanted + 1):
+            payments, labels = load_delta(self._path("delta", version))
+            _, state = apply_batch(state, payments, labels, self.config, version)
+        log.info("feature state of batch %d restored (snapshot %s + %d deltas)", wanted,
+                 snapshots[-1] if snapshots else "none", wanted - (snapshots[-1] if snapshots else -1))
+        self._rows_since, self._batches_since = 0, wanted - (snapshots[-1] if snapshots else -1)
+        return state
+
+    def _start_snapshot(self, state: FeatureState) -> None:
+        record = snapshot_record(state)  # copies what later batches change (the key dictionaries)
+        self._rows_since, self._batches_since = 0, 0
+
+        def write() -> None:
+            try:
+                _write_atomically(self._path("state", state.version), record)
+                self._drop_old_files()
+            except BaseException as error:  # noqa: BLE001 - reported by the next save or restore
+                self._writer_error = error
+
+        self._writer = threading.Thread(target=write, name="feature-state-snapshot", daemon=True)
+        self._writer.start()
+
+    def _drop_old_files(self) -> None:
+        """Keep the two newest snapshots and the deltas after the older one (a replayed batch may
+        need the state before the newest snapshot)."""
+        snapshots = self.versions("state")
+        if len(snapshots) < 2:
+            return
+        keep_from = snapshots[-2]
+        for version in snapshots[:-2]:
+            self._path("state", version).unlink(missing_ok=True)
+        for version in self.versions("delta"):
+            if version <= keep_from:
+                self._path("delta", version).unlink(missing_ok=True)
+
+    def _writing(self) -> bool:
+        return self._writer is not None and self._writer.is_alive()
+
+    def _raise_writer_error(self) -> None:
+        if self._writer_error is not None:
+            error, self._writer_error = self._writer_error, None
+            raise FeatureStateError(f"writing a feature state snapshot failed: {error}") from error
+
+    def _path(self, kind: str, version: int) -> Path:
+        return self.folder / f"{kind}-{version}.pkl"
+
+
+def delta_record(payments: pd.DataFrame, labels: pd.DataFrame) -> dict:
+    return {"payments": pa.Table.from_pandas(payments, preserve_index=False),
+            "labels": pa.Table.from_pandas(labels, preserve_index=False)}
+
+
+def load_delta(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    with open(path, "rb") as handle:
+        record = pickle.load(handle)
+    return _objects(record["payments"].to_pandas()), _objects(record["labels"].to_pandas())
+
+
+def snapshot_record(state: FeatureState) -> dict:
+    """The state in a form that pickles fast: numpy arrays, Arrow strings; the set of seen
+    transaction ids is not stored (it is the customer events' ids)."""
+    return {"version": state.version, "max_event_us": state.max_event_us,
+            "customers": pa.array(list(state.customers.codes)), "terminals": pa.array(list(state.terminals.codes)),
+            **{name: getattr(state, name) for name in ARRAYS},
+            "cust_txid": pa.array(state.cust_txid, type=pa.string()),
+            "fraud_txid": pa.array(state.fraud_txid, type=pa.string())}
+
+
+def load_snapshot(path: Path) -> FeatureState:
+    with open(path, "rb") as handle:
+        record = pickle.load(handle)
+    if isinstance(record, FeatureState):  # written by earlier versions: the state object itself
+        return record
+    cust_txid = _object_array(record["cust_txid"])
+    return FeatureState(
+        version=record["version"], max_event_us=record["max_event_us"],
+        customers=KeyCodes({key: code for code, key in enumerate(record["customers"].to_pylist())}),
+        terminals=KeyCodes({key: code for code, key in enumerate(record["terminals"].to_pylist())}),
+        **{name: record[name] for name in ARRAYS},
+        cust_txid=cust_txid, fraud_txid=_object_array(record["fraud_txid"]), seen_tx=set(cust_txid))
+
+
+def _object_array(values: pa.Array) -> np.ndarray:
+    return values.to_numpy(zero_copy_only=False).astype(object)
+
+
+def _objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """String columns back as object arrays (what the engine is given in a live batch)."""
+    for name in frame.columns:
+        if frame[name].dtype != object and pd.api.types.is_string_dtype(frame[name]):
+            frame[name] = frame[name].astype(object)
+    return frame
+
+
+def _write_atomically(path: Path, record: dict) -> None:
+    """Write to a temporary file, fsync, rename: a crash leaves the old file or the new one."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "wb") as handle:
+        pickle.dump(record, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
