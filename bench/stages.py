@@ -1,9 +1,10 @@
 """Each stage of the scoring job alone, on a benchmark run's topics (run by bench.throughput
 under spark-submit): the same functions as the job, over the same micro-batches, timed apart.
 
-Stages: Kafka read + parse (+ collect for the engine), features, model scoring (features
-attached, pandas UDF, decision rules; no sink), MySQL write (JDBC staging + commit).
-The MySQL stage writes under its own stream id and transaction-id prefix, then deletes its rows.
+Stages: Kafka read + parse (+ collect to the driver), features (numpy engine), model scoring
+(feature lookup + model in the pandas UDF, decision rules; no sink), MySQL write (JDBC append
++ the batch's transaction). The MySQL stage writes under its own stream id and transaction-id
+prefix, then deletes its rows.
 """
 from __future__ import annotations
 
@@ -20,13 +21,17 @@ from pyspark.sql import functions as F  # noqa: E402
 
 from core.config import AppConfig, load_config  # noqa: E402
 from core.spark import build_spark_session  # noqa: E402
-from features.engine import FeatureState, apply_batch  # noqa: E402
-from pipeline.scoring_batch import (read_batch, score_bands, scored_feature_names,  # noqa: E402
-                                    with_features, with_score)
 from decisions.rules import with_decision  # noqa: E402
-from pipeline.scoring_query import load_scoring_model, with_stream_overrides  # noqa: E402
+from events.parse import valid_payments  # noqa: E402
+from features.engine import FeatureState, apply_batch  # noqa: E402
+from pipeline.driver_batch import collect_batch, engine_labels, engine_payments  # noqa: E402
+from pipeline.scoring_batch import (score_bands, scored_feature_names,  # noqa: E402
+                                    batch_tags, with_features_and_score)
+from pipeline.scoring_query import load_scoring_model, parsed_records, with_stream_overrides  # noqa: E402
 from sinks.mysql_connection import connect  # noqa: E402
-from sinks.mysql_sink import BatchKey, MySqlBatchSink, utc_now  # noqa: E402
+from sinks.mysql_sink import (BatchKey, MySqlBatchSink, latency_percentiles, register_insert_ignore_dialect,  # noqa: E402
+                              utc_now)
+from udfs.scoring import feature_table, features_and_score_column, table_feature_names  # noqa: E402
 
 STAGES = ("read_parse", "features", "scoring", "mysql_write")
 
@@ -90,42 +95,53 @@ def run_stages(spark: SparkSession, config: AppConfig, batch_rows: int) -> dict:
     records = sum(sum(e.values()) for e in ends.values())
     batches = max(1, -(-records // batch_rows))
     model = load_scoring_model(config)
+    register_insert_ignore_dialect(spark)
     names = scored_feature_names(config)
-    score, decide = with_score(model), with_decision(config.decisions.rules, score_bands(config, model))
+    decide = with_decision(config.decisions.rules, score_bands(config, model))
     sink = MySqlBatchSink(config.mysql, topics.payments)
     stream_id = f"bench-stages-{int(time.time())}"
     timer, state, payments_total = Timer(), FeatureState(), 0
     for index in range(batches):
         ranges = {topic: slice_bounds(e, batches, index) for topic, e in ends.items()}
-        records_df = read_slice(spark, config, ranges).persist()
-        parts = timer.timed("read_parse", lambda: read_batch(records_df, topics))
-        features, state = timer.timed("features", lambda: apply_batch(state, parts.payments, parts.labels,
+        parsed_df = parsed_records(read_slice(spark, config, ranges), topics.labels).persist()
+        batch = timer.timed("read_parse", lambda: collect_batch(parsed_df))
+        payments, labels = engine_payments(batch.payments), engine_labels(batch.labels)
+        features, state = timer.timed("features", lambda: apply_batch(state, payments, labels,
                                                                       config.features, index))
-        scored_df, broadcast = with_features(spark, parts.payments_df, parts.payments, features, names)
-        scored_df = scored_df.transform(score).transform(decide).persist()
+        written = ~features["is_duplicate"].to_numpy(dtype=bool)
+        table_names = table_feature_names(names, model.feature_names)
+        table = spark.sparkContext.broadcast(feature_table(batch.payment_keys()[written], features[written],
+                                                           table_names))
+        scored = features_and_score_column(table, names, model.folder, model.feature_names)
+        scored_df = (valid_payments(parsed_df).transform(with_features_and_score(scored, names, model.version))
+                     .transform(decide).persist())
         timer.timed("scoring", scored_df.count)
-        renamed_df = scored_df.withColumn("transaction_id", F.concat(F.lit("s-"), "transaction_id"))
-        timer.timed("mysql_write", lambda: sink.write(BatchKey(stream_id, index), {"scored_transactions": renamed_df},
-                                                      ledger=stage_ledger(parts, state)))
-        payments_total += len(parts.payments)
-        for frame in (scored_df, parts.checked_df, records_df):
+        key = BatchKey(stream_id, index)
+        renamed_df = scored_df.withColumn("transaction_id", F.concat(F.lit("s-"), "transaction_id")).select(
+            "*", *batch_tags(key))
+        timer.timed("mysql_write", lambda: write_and_commit(sink, key, renamed_df, batch, written, state))
+        payments_total += batch.payments.num_rows
+        for frame in (scored_df, parsed_df):
             frame.unpersist()
-        broadcast.destroy()
+        table.destroy()
     delete_stage_rows(config, stream_id)
     return {"records": records, "payments": payments_total, "micro_batches": batches,
             "seconds": {s: round(v, 2) for s, v in timer.seconds.items()},
             "rows_per_second": {s: round(records / v) if v else None for s, v in timer.seconds.items()}}
 
 
-def stage_ledger(parts, state) -> dict:
-    return {"rows_in": parts.rows_in, "labels_in": len(parts.labels), "valid_payments": len(parts.payments),
-            "late_rows": 0, "state_events": state.size, "started_at": utc_now()}
+def write_and_commit(sink: MySqlBatchSink, key: BatchKey, scored_df: DataFrame, batch, written, state) -> None:
+    """The sink's two steps, as the job runs them: JDBC append, then the batch's transaction."""
+    sink.append_scored(scored_df)
+    sink.commit(key, batch, written, {"rows_in": batch.rows_in, "late_rows": 0, "state_events": state.size,
+                                      "started_at": utc_now(), "model_version": None, **latency_percentiles(None)})
 
 
 def delete_stage_rows(config: AppConfig, stream_id: str) -> None:
     """Rows the MySQL stage wrote under its own stream id (the app user may DELETE)."""
     with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
-        for table in ("payment_alerts", "scored_transactions", "stream_batches"):
+        for table in ("payment_alerts", "scored_transactions", "rejected_payments", "fraud_labels",
+                      "stream_batches"):
             cursor.execute(f"DELETE FROM {table} WHERE stream_id = %(stream_id)s", {"stream_id": stream_id})
 
 

@@ -48,18 +48,27 @@ def compile_rules(spark: SparkSession, rules: tuple[DecisionRule, ...], schema: 
                             "not a boolean")
 
 
+def decision_columns(rules: tuple[DecisionRule, ...], bands: ScoreBands) -> dict[str, Column]:
+    """score_band, reasons (fired rule ids, then the band) and decision, over a frame with the
+    payment, its features and score."""
+    band = score_band(F.col("score"), bands)
+    conditions = [F.expr(rule.when) for rule in rules]
+    fired = [F.when(condition, F.lit(rule.id)) for condition, rule in zip(conditions, rules)]
+    band_severity = F.when(band == "SCORE_HIGH", SEVERITY[BAND_ACTION["SCORE_HIGH"]]).when(
+        band == "SCORE_MEDIUM", SEVERITY[BAND_ACTION["SCORE_MEDIUM"]]).otherwise(SEVERITY["APPROVED"])
+    rule_severities = [F.when(condition, F.lit(SEVERITY[rule.action])).otherwise(0)
+                       for condition, rule in zip(conditions, rules)]
+    severity = F.greatest(band_severity, *rule_severities) if rules else band_severity
+    return {"score_band": band, "reasons": F.concat_ws(",", *fired, band),
+            "decision": F.element_at(F.array(*[F.lit(a) for a in ACTIONS]), severity + 1)}
+
+
 def with_decision(rules: tuple[DecisionRule, ...], bands: ScoreBands):
-    """Transform: add score_band, reasons (fired rule ids, then the band) and decision."""
-    def transform(scored_df: DataFrame) -> DataFrame:
-        band = score_band(F.col("score"), bands)
-        fired = [F.when(F.expr(rule.when), F.lit(rule.id)) for rule in rules]
-        band_severity = F.when(band == "SCORE_HIGH", SEVERITY[BAND_ACTION["SCORE_HIGH"]]).when(
-            band == "SCORE_MEDIUM", SEVERITY[BAND_ACTION["SCORE_MEDIUM"]]).otherwise(SEVERITY["APPROVED"])
-        rule_severities = [F.when(F.expr(rule.when), F.lit(SEVERITY[rule.action])).otherwise(0) for rule in rules]
-        severity = F.greatest(band_severity, *rule_severities) if rules else band_severity
-        decision = F.element_at(F.array(*[F.lit(a) for a in ACTIONS]), severity + 1)
-        return (scored_df
-                .withColumn("score_band", band)
-                .withColumn("reasons", F.concat_ws(",", *fired, F.col("score_band")))
-                .withColumn("decision", decision))
+    """Transform: add score_band, reasons and decision (and any `extra` columns, in the same
+    projection). The columns are built once, here, and reused by every micro-batch (building
+    them is a round trip to the JVM per expression)."""
+    columns = [column.alias(name) for name, column in decision_columns(rules, bands).items()]
+
+    def transform(scored_df: DataFrame, extra: list[Column] = ()) -> DataFrame:
+        return scored_df.select("*", *columns, *extra)
     return transform

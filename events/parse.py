@@ -1,4 +1,6 @@
-"""Parse Kafka records into payments; every record that is not a valid payment gets a reason.
+"""Parse Kafka records: each becomes a valid payment, a valid fraud label, or a rejected
+message with a reason (never dropped). `parse_records` is defined once on the streaming frame,
+so Spark analyses it once, not per micro-batch.
 
 The JSON is parsed into a VARIANT, which keeps each value's JSON type, so a number sent
 where the contract wants a string (or the reverse) is told apart from a good value, and
@@ -13,35 +15,36 @@ from events.contract import (DEFAULT_CURRENCY, MAX_AMOUNT, MAX_ID_LENGTH, MAX_ME
                              RAW_PREFIX_BYTES, REQUIRED_FIELDS, REQUIRED_STRING_FIELDS,
                              RFC3339_PATTERN, TRANSACTION_ID_PATTERN, Reason)
 from events.currencies import ISO_4217_CODES
-from events.schemas import AMOUNT_TYPE
+from events.schemas import AMOUNT_TYPE, FRAUD_LABEL_SCHEMA, PAYMENT_SCHEMA, REJECTED_SCHEMA
 
 _NUMBER_TYPE = r"^(TINYINT|SMALLINT|INT|BIGINT|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\))$"
 _EXACT = "decimal(38,10)"
+_JSON_OBJECT_START = r"^\s*\{"
+LABEL_STRING_FIELDS = ("transaction_id", "customer_id", "terminal_id", "event_time", "labeled_at")
+SHARED_FIELDS = ("transaction_id", "customer_id", "terminal_id", "event_time")
+PAYMENT_ONLY_FIELDS = ("amount", "currency")
+LABEL_ONLY_FIELDS = ("is_fraud", "labeled_at")
+STRING_FIELDS = ("transaction_id", "customer_id", "terminal_id", "event_time", "currency", "labeled_at")
 
 
-def json_type(document: Column, field: str) -> Column:
-    """The JSON type of a top-level field (STRING, BIGINT, DECIMAL(p,s), ...); NULL when absent."""
-    return F.expr(f"schema_of_variant(variant_get({_sql(document)}, '$.{field}'))")
+def json_type(field: str) -> Column:
+    """The JSON type of a top-level field of `_doc` (STRING, BIGINT, DECIMAL(p,s), ...); NULL when absent."""
+    return F.expr(f"schema_of_variant(variant_get(_doc, '$.{field}'))")
+
+
+def field_as(field: str, sql_type: str) -> Column:
+    """A top-level field of `_doc` cast to sql_type, NULL when absent or not castable."""
+    return F.expr(f"try_variant_get(_doc, '$.{field}', '{sql_type}')")
 
 
 def kind_of(field: str) -> Column:
     return F.col(f"_k_{field}")
 
 
-def field_as(document: Column, field: str, sql_type: str) -> Column:
-    """A top-level field cast to sql_type, NULL when absent or not castable."""
-    return F.expr(f"try_variant_get({_sql(document)}, '$.{field}', '{sql_type}')")
-
-
-def _sql(column: Column) -> str:
-    return column._jc.toString()  # noqa: SLF001 - the column's SQL text, to reuse in expr()
-
-
 def with_json_document(raw_df: DataFrame, max_message_bytes: int) -> DataFrame:
-    """Add `_length`, `_utf8` and the parsed VARIANT `_doc` (NULL if not JSON).
+    """Add `_length`, `_utf8`, the parsed VARIANT `_doc` (NULL if not JSON) and `_object`.
 
-    Each step adds all the columns it can at once: every projection added to a micro-batch's
-    plan is analysed again per batch (measured: 15 chained withColumn took ~1.2 s a batch)."""
+    Each step adds all the columns it can at once (every projection is a node Spark analyses)."""
     return (
         raw_df
         .withColumns({"_length": F.coalesce(F.length("value"), F.lit(0)),
@@ -49,46 +52,98 @@ def with_json_document(raw_df: DataFrame, max_message_bytes: int) -> DataFrame:
                       | F.expr("try_validate_utf8(cast(value as string))").isNotNull()})
         .withColumn("_doc", F.when(F.col("_utf8") & (F.col("_length") <= max_message_bytes),
                                    F.expr("try_parse_json(cast(value as string))")))
+        # Valid JSON whose first non-blank character is '{' is an object (cheaper than its schema).
+        .withColumn("_object", F.col("value").cast("string").rlike(_JSON_OBJECT_START))
     )
 
 
-def top_level_type() -> Column:
-    """The document's own JSON type (OBJECT<...>, ARRAY<...>, ...)."""
-    return F.expr("schema_of_variant(_doc)")
+def with_contract_fields(document_df: DataFrame) -> DataFrame:
+    """Add every field either kind of message has: its JSON type (`_k_<name>`) and its value.
 
-
-def with_first_reason(parsed_df: DataFrame, checks: list[tuple[Column, str, Column]]) -> DataFrame:
-    """Add reason_code / reason_message of the first check that fails (NULL when none does)."""
-    reason = F.coalesce(*[F.when(condition, F.struct(F.lit(code).alias("code"), message.alias("message")))
-                          for condition, code, message in checks])
-    with_reason = parsed_df.withColumn("_reason", reason)
-    return with_reason.select(*[F.col(name) for name in parsed_df.columns],
-                              F.col("_reason.code").alias("reason_code"),
-                              F.col("_reason.message").alias("reason_message"))
-
-
-def with_payment_fields(raw_df: DataFrame, max_message_bytes: int = MAX_MESSAGE_BYTES) -> DataFrame:
-    """Add the parsed contract fields and `reason_code`/`reason_message` (NULL for a valid payment)."""
-    document = F.col("_doc")
-    fields = REQUIRED_FIELDS + ("currency",)
-    event_time_text = field_as(document, "event_time", "string")
-    parsed_df = with_json_document(raw_df, max_message_bytes).withColumns({
-        "_top": top_level_type(),
-        **{f"_k_{field}": json_type(document, field) for field in fields},
-        **{f"_{field}": field_as(document, field, "string") for field in ("transaction_id", "customer_id",
-                                                                           "terminal_id")},
-        "_amount_text": field_as(document, "amount", "string"),
-        "_amount": field_as(document, "amount", _EXACT),
-        "_currency": F.coalesce(field_as(document, "currency", "string"), F.lit(DEFAULT_CURRENCY)),
-        "_event_time_text": event_time_text,
-        "_event_time": event_time_text.try_cast("timestamp"),
+    The string fields come out of one struct cast of the document (measured cheaper than one
+    variant_get per field); a field of another JSON type is caught by its `_k_` type first."""
+    payment, label = ~F.col("_is_label"), F.col("_is_label")
+    strings = ", ".join(f"{name} string" for name in STRING_FIELDS)
+    typed_df = document_df.withColumns({
+        "_strings": F.expr(f"try_variant_get(_doc, '$', 'struct<{strings}>')"),
+        **{f"_k_{field}": json_type(field) for field in SHARED_FIELDS},
+        **{f"_k_{field}": F.when(payment, json_type(field)) for field in PAYMENT_ONLY_FIELDS},
+        **{f"_k_{field}": F.when(label, json_type(field)) for field in LABEL_ONLY_FIELDS},
     })
-    return with_first_reason(parsed_df, _checks(document, max_message_bytes))
+    text = lambda field: F.col(f"_strings.{field}")  # noqa: E731
+    return typed_df.withColumns({
+        **{f"_{field}": text(field) for field in ("transaction_id", "customer_id", "terminal_id")},
+        "_event_time_text": text("event_time"),
+        "_event_time": text("event_time").try_cast("timestamp"),
+        "_amount": F.when(payment, field_as("amount", _EXACT)),
+        "_currency": F.when(payment, F.coalesce(text("currency"), F.lit(DEFAULT_CURRENCY))),
+        "_is_fraud": F.when(label, field_as("is_fraud", "boolean")),
+        "_labeled_at_text": F.when(label, text("labeled_at")),
+        "_labeled_at": F.when(label, text("labeled_at").try_cast("timestamp")),
+    })
 
 
-def _checks(document: Column, max_message_bytes: int) -> list[tuple[Column, str, Column]]:
-    """(condition that makes a record invalid, reason code, readable message), first match wins."""
-    checks = _envelope_checks(max_message_bytes)
+def amount_text() -> Column:
+    """The amount as sent, for messages (computed only for a payment that fails an amount check)."""
+    return F.coalesce(field_as("amount", "string"), F.lit("?"))
+
+
+def first_failure(checks: list[tuple[Column, str, Column]]) -> Column:
+    """struct(code, message) of the first check that fails, NULL when none does. A message is
+    only computed for the check that fails."""
+    return F.coalesce(*[F.when(condition, F.struct(F.lit(code).alias("code"), message.alias("message")))
+                        for condition, code, message in checks])
+
+
+def parse_records(records_df: DataFrame, is_label: Column | None = None,
+                  max_message_bytes: int = MAX_MESSAGE_BYTES) -> DataFrame:
+    """Kafka records (KAFKA_RECORD_SCHEMA) -> one PARSED_RECORD_SCHEMA row each.
+
+    is_label: which records are fraud labels (e.g. topic = the labels topic); the rest are payments.
+    """
+    labelled_df = records_df.withColumn("_is_label", is_label if is_label is not None else F.lit(False))
+    fields_df = with_contract_fields(with_json_document(labelled_df, max_message_bytes))
+    reason = F.when(F.col("_is_label"), first_failure(label_checks(max_message_bytes))).otherwise(
+        first_failure(payment_checks(max_message_bytes)))
+    checked_df = fields_df.withColumn("_reason", reason)
+    rejected, label = F.col("_reason").isNotNull(), F.col("_is_label")
+    return checked_df.select(
+        F.col("topic").alias("kafka_topic"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+        F.col("timestamp").alias("kafka_timestamp"),
+        label.alias("is_label"),
+        F.col("_reason.code").alias("reason_code"),
+        F.col("_reason.message").alias("reason_message"),
+        F.when(rejected, F.substring("value", 1, RAW_PREFIX_BYTES)).alias("raw_value_prefix"),
+        F.col("_length").cast("int").alias("raw_value_length"),
+        F.col("_transaction_id").alias("transaction_id"),
+        F.col("_customer_id").alias("customer_id"),
+        F.col("_terminal_id").alias("terminal_id"),
+        F.when(~rejected, F.col("_amount").try_cast(AMOUNT_TYPE)).alias("amount"),
+        F.col("_currency").alias("currency"),
+        F.col("_event_time").alias("event_time"),
+        F.col("_is_fraud").alias("is_fraud"),
+        F.col("_labeled_at").alias("labeled_at"),
+    )
+
+
+def envelope_checks(max_message_bytes: int) -> list[tuple[Column, str, Column]]:
+    """Checks every message kind shares: UTF-8, size, JSON object."""
+    return [
+        (~F.col("_utf8"), Reason.NOT_UTF8, F.lit("value is not valid UTF-8")),
+        (F.col("_length") > max_message_bytes, Reason.OVERSIZE,
+         F.format_string(f"value is %d bytes; the limit is {max_message_bytes}", F.col("_length"))),
+        (F.col("_doc").isNull(), Reason.BAD_JSON,
+         F.lit("value is not valid JSON (malformed, empty, or a key repeated)")),
+        (~F.col("_object"), Reason.BAD_JSON,
+         F.concat(F.lit("value must be a JSON object, got "), F.expr("schema_of_variant(_doc)"))),
+    ]
+
+
+def payment_checks(max_message_bytes: int) -> list[tuple[Column, str, Column]]:
+    """(condition that makes a payment invalid, reason code, readable message), first match wins."""
+    checks = envelope_checks(max_message_bytes)
     for field in REQUIRED_FIELDS:
         kind = kind_of(field)
         checks.append((kind.isNull() | (kind == "VOID"), Reason.MISSING_FIELD,
@@ -107,10 +162,9 @@ def _checks(document: Column, max_message_bytes: int) -> list[tuple[Column, str,
         (_bad_length(F.col("_terminal_id")), Reason.BAD_ID, F.lit("terminal_id must be 1-64 characters")),
         (F.col("_amount").isNull() | (F.col("_amount") <= 0) | (F.col("_amount") > MAX_AMOUNT),
          Reason.AMOUNT_OUT_OF_RANGE,
-         F.concat(F.lit(f"amount must be > 0 and <= {MAX_AMOUNT}, got "),
-                  F.coalesce(F.col("_amount_text"), F.lit("?")))),
+         F.concat(F.lit(f"amount must be > 0 and <= {MAX_AMOUNT}, got "), amount_text())),
         (F.col("_amount") != F.round("_amount", 2), Reason.AMOUNT_PRECISION,
-         F.concat(F.lit("amount has more than 2 decimals: "), F.col("_amount_text"))),
+         F.concat(F.lit("amount has more than 2 decimals: "), amount_text())),
         (~F.col("_currency").isin(*sorted(ISO_4217_CODES)), Reason.BAD_CURRENCY,
          F.concat(F.lit("currency is not an ISO 4217 code: "), F.col("_currency"))),
         (~F.col("_event_time_text").rlike(RFC3339_PATTERN) | F.col("_event_time").isNull(),
@@ -121,83 +175,9 @@ def _checks(document: Column, max_message_bytes: int) -> list[tuple[Column, str,
     return checks
 
 
-def _bad_length(value: Column) -> Column:
-    return (F.char_length(value) < 1) | (F.char_length(value) > MAX_ID_LENGTH)
-
-
-_PAYMENT_COLUMNS = ("_transaction_id", "_customer_id", "_terminal_id", "_amount", "_currency", "_event_time",
-                    "partition", "offset", "timestamp")
-_REJECTED_COLUMNS = ("topic", "reason_code", "reason_message", "_length")
-
-
-def valid_payments(parsed_df: DataFrame) -> DataFrame:
-    """The valid payments, in PAYMENT_SCHEMA's columns and types."""
-    return (
-        parsed_df
-        .where(F.col("reason_code").isNull())
-        .select(
-            F.col("_transaction_id").alias("transaction_id"),
-            F.col("_customer_id").alias("customer_id"),
-            F.col("_terminal_id").alias("terminal_id"),
-            F.col("_amount").cast(AMOUNT_TYPE).alias("amount"),
-            F.col("_currency").alias("currency"),
-            F.col("_event_time").alias("event_time"),
-            F.col("partition").alias("kafka_partition"),
-            F.col("offset").alias("kafka_offset"),
-            F.col("timestamp").alias("kafka_timestamp"),
-        )
-    )
-
-
-def rejected_messages(parsed_df: DataFrame) -> DataFrame:
-    """The records that are not valid payments, with reason and a bounded prefix of the raw bytes."""
-    return (
-        parsed_df
-        .where(F.col("reason_code").isNotNull())
-        .select(
-            F.col("topic").alias("kafka_topic"),
-            F.col("partition").alias("kafka_partition"),
-            F.col("offset").alias("kafka_offset"),
-            F.col("timestamp").alias("kafka_timestamp"),
-            F.col("reason_code"),
-            F.col("reason_message"),
-            F.substring("value", 1, RAW_PREFIX_BYTES).alias("raw_value_prefix"),
-            F.col("_length").cast("int").alias("raw_value_length"),
-        )
-    )
-
-
-def checked_payments(raw_df: DataFrame) -> DataFrame:
-    """Kafka records with the parsed payment fields and reason (only the columns the split
-    reads, so a persisted copy stays small)."""
-    parsed_df = with_payment_fields(raw_df)
-    raw_if_rejected = F.when(F.col("reason_code").isNotNull(), F.col("value")).alias("value")
-    return parsed_df.select(*_PAYMENT_COLUMNS, *_REJECTED_COLUMNS, raw_if_rejected)
-
-
-def split_payments(raw_df: DataFrame, checked_df: DataFrame | None = None) -> tuple[DataFrame, DataFrame]:
-    """(valid payments, rejected messages) from Kafka records; together they hold every record.
-    checked_df: the records' `checked_payments`, when the caller has it (persisted)."""
-    parsed_df = checked_df if checked_df is not None else with_payment_fields(raw_df)
-    return valid_payments(parsed_df), rejected_messages(parsed_df)
-
-
-
-LABEL_STRING_FIELDS = ("transaction_id", "customer_id", "terminal_id", "event_time", "labeled_at")
-
-
-def with_label_fields(raw_df: DataFrame, max_message_bytes: int = MAX_MESSAGE_BYTES) -> DataFrame:
-    """Add the parsed fraud-label fields and `reason_code`/`reason_message` (NULL when valid)."""
-    document = F.col("_doc")
-    parsed_df = with_json_document(raw_df, max_message_bytes).withColumns({
-        "_top": top_level_type(),
-        **{f"_k_{field}": json_type(document, field) for field in LABEL_STRING_FIELDS + ("is_fraud",)},
-        **{f"_{field}": field_as(document, field, "string") for field in LABEL_STRING_FIELDS},
-        "_is_fraud": field_as(document, "is_fraud", "boolean"),
-        "_event_ts": field_as(document, "event_time", "string").try_cast("timestamp"),
-        "_labeled_ts": field_as(document, "labeled_at", "string").try_cast("timestamp"),
-    })
-    checks = _envelope_checks(max_message_bytes)
+def label_checks(max_message_bytes: int) -> list[tuple[Column, str, Column]]:
+    """(condition that makes a fraud label invalid, reason code, readable message), first match wins."""
+    checks = envelope_checks(max_message_bytes)
     for field in LABEL_STRING_FIELDS + ("is_fraud",):
         kind = kind_of(field)
         checks.append((kind.isNull() | (kind == "VOID"), Reason.MISSING_FIELD,
@@ -214,45 +194,41 @@ def with_label_fields(raw_df: DataFrame, max_message_bytes: int = MAX_MESSAGE_BY
          F.lit("transaction_id must be 1-64 characters of A-Za-z0-9_.:-")),
         (_bad_length(F.col("_terminal_id")) | _bad_length(F.col("_customer_id")), Reason.BAD_ID,
          F.lit("customer_id and terminal_id must be 1-64 characters")),
-        (~F.col("_event_time").rlike(RFC3339_PATTERN) | F.col("_event_ts").isNull()
-         | ~F.col("_labeled_at").rlike(RFC3339_PATTERN) | F.col("_labeled_ts").isNull(),
+        (~F.col("_event_time_text").rlike(RFC3339_PATTERN) | F.col("_event_time").isNull()
+         | ~F.col("_labeled_at_text").rlike(RFC3339_PATTERN) | F.col("_labeled_at").isNull(),
          Reason.BAD_TIMESTAMP, F.lit("event_time and labeled_at must be RFC 3339 timestamps with offset")),
     ]
-    return with_first_reason(parsed_df, checks)
+    return checks
 
 
-def _envelope_checks(max_message_bytes: int) -> list[tuple[Column, str, Column]]:
-    """Checks every message kind shares: UTF-8, size, JSON object."""
-    return [
-        (~F.col("_utf8"), Reason.NOT_UTF8, F.lit("value is not valid UTF-8")),
-        (F.col("_length") > max_message_bytes, Reason.OVERSIZE,
-         F.format_string(f"value is %d bytes; the limit is {max_message_bytes}", F.col("_length"))),
-        (F.col("_doc").isNull(), Reason.BAD_JSON,
-         F.lit("value is not valid JSON (malformed, empty, or a key repeated)")),
-        (~F.col("_top").startswith("OBJECT"), Reason.BAD_JSON,
-         F.concat(F.lit("value must be a JSON object, got "), F.col("_top"))),
-    ]
+def _bad_length(value: Column) -> Column:
+    return (F.char_length(value) < 1) | (F.char_length(value) > MAX_ID_LENGTH)
+
+
+def valid_payments(parsed_df: DataFrame) -> DataFrame:
+    """The valid payments of parsed records, in PAYMENT_SCHEMA's columns."""
+    return (parsed_df.where(~F.col("is_label") & F.col("reason_code").isNull())
+            .select(*PAYMENT_SCHEMA.fieldNames()))
 
 
 def valid_labels(parsed_df: DataFrame) -> DataFrame:
-    """The valid fraud labels, in FRAUD_LABEL_SCHEMA's columns."""
-    return (
-        parsed_df
-        .where(F.col("reason_code").isNull())
-        .select(
-            F.col("_transaction_id").alias("transaction_id"),
-            F.col("_customer_id").alias("customer_id"),
-            F.col("_terminal_id").alias("terminal_id"),
-            F.col("_event_ts").alias("event_time"),
-            F.col("_is_fraud").alias("is_fraud"),
-            F.col("_labeled_ts").alias("labeled_at"),
-            F.col("partition").alias("kafka_partition"),
-            F.col("offset").alias("kafka_offset"),
-        )
-    )
+    """The valid fraud labels of parsed records, in FRAUD_LABEL_SCHEMA's columns."""
+    return (parsed_df.where(F.col("is_label") & F.col("reason_code").isNull())
+            .select(*FRAUD_LABEL_SCHEMA.fieldNames()))
+
+
+def rejected_messages(parsed_df: DataFrame) -> DataFrame:
+    """The records that are neither, with reason and a bounded prefix of the raw bytes (REJECTED_SCHEMA)."""
+    return parsed_df.where(F.col("reason_code").isNotNull()).select(*REJECTED_SCHEMA.fieldNames())
+
+
+def split_payments(raw_df: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(valid payments, rejected messages) of records that are all payments."""
+    parsed_df = parse_records(raw_df)
+    return valid_payments(parsed_df), rejected_messages(parsed_df)
 
 
 def split_labels(raw_df: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(valid fraud labels, rejected messages) from records of the labels topic."""
-    parsed_df = with_label_fields(raw_df)
+    """(valid fraud labels, rejected messages) of records that are all fraud labels."""
+    parsed_df = parse_records(raw_df, F.lit(True))
     return valid_labels(parsed_df), rejected_messages(parsed_df)

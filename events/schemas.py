@@ -54,6 +54,30 @@ FRAUD_LABEL_SCHEMA = T.StructType([
     T.StructField("kafka_offset", T.LongType(), False),
 ])
 
+# Every Kafka record after parsing (events/parse.py), one row per record whatever its fate:
+# a valid payment, a valid fraud label, or a rejected message (reason_code set). Fields a
+# record's kind does not have are NULL; raw_value_prefix is kept only for rejected records.
+PARSED_RECORD_SCHEMA = T.StructType([
+    T.StructField("kafka_topic", T.StringType(), True),
+    T.StructField("kafka_partition", T.IntegerType(), True),
+    T.StructField("kafka_offset", T.LongType(), True),
+    T.StructField("kafka_timestamp", T.TimestampType(), True),
+    T.StructField("is_label", T.BooleanType(), False),
+    T.StructField("reason_code", T.StringType(), True),
+    T.StructField("reason_message", T.StringType(), True),
+    T.StructField("raw_value_prefix", T.BinaryType(), True),
+    T.StructField("raw_value_length", T.IntegerType(), False),
+    T.StructField("transaction_id", T.StringType(), True),
+    T.StructField("customer_id", T.StringType(), True),
+    T.StructField("terminal_id", T.StringType(), True),
+    T.StructField("amount", AMOUNT_TYPE, True),
+    T.StructField("currency", T.StringType(), True),
+    T.StructField("event_time", T.TimestampType(), True),
+    T.StructField("is_fraud", T.BooleanType(), True),
+    T.StructField("labeled_at", T.TimestampType(), True),
+])
+
+
 def feature_field(name: str) -> T.StructField:
     """Spark type of a feature column, by naming convention (counts, flags, amounts)."""
     if "_count_" in name:

@@ -8,20 +8,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from core.config import PROJECT_ROOT, AppConfig
-from events.schemas import KAFKA_RECORD_SCHEMA
 from events.kafka_source import read_payment_records
-from features.state_store import FeatureStateStore
+from events.parse import parse_records
+from events.schemas import KAFKA_RECORD_SCHEMA
 from features.definitions import model_feature_names
-from pipeline.scoring_batch import make_batch_processor, read_batch
+from features.state_store import FeatureStateStore
+from pipeline.driver_batch import collect_batch
+from pipeline.scoring_batch import make_batch_processor, scored_feature_names
 from sinks.kafka_outbox import KafkaOutbox
+from sinks.mysql_sink import MySqlBatchSink, register_insert_ignore_dialect
 from udfs.model_artifact import ModelArtifact, load_artifact
 from udfs.scoring import ship_model, warm_up_workers
-from sinks.mysql_sink import MySqlBatchSink
 
 QUERY_NAME = "score_payments"
 log = logging.getLogger(__name__)
@@ -53,7 +55,7 @@ def warm_up(spark: SparkSession, config: AppConfig, model: ModelArtifact) -> Non
     first micro-batch (which otherwise pays for all of it)."""
     started = time.monotonic()
     ship_model(spark, model.folder)
-    warm_up_workers(spark, model.folder, model.feature_names)
+    warm_up_workers(spark, model.folder, scored_feature_names(config), model.feature_names)
     warm_up_parsers(spark, config.kafka.topics)
     log.info("Python workers started, model loaded, parsers compiled in %.1f s", time.monotonic() - started)
 
@@ -71,9 +73,9 @@ def warm_up_parsers(spark: SparkSession, topics) -> None:
     records.append((None, SAMPLE_LABEL, topics.labels, 0, 0, datetime(2024, 1, 1)))
     records_df = spark.createDataFrame(records, KAFKA_RECORD_SCHEMA).unionByName(
         synthetic_payment_records(spark, topics.payments, WARM_UP_PAYMENTS))
-    parts = read_batch(records_df, topics)
-    parts.rejected_df.write.format("noop").mode("overwrite").save()
-    parts.checked_df.unpersist()
+    batch = collect_batch(parsed_records(records_df, topics.labels))
+    if batch.payments.num_rows < WARM_UP_PAYMENTS:
+        raise RuntimeError(f"the parser rejected warm-up payments: {batch.rejected.num_rows} rejected")
 
 
 def synthetic_payment_records(spark: SparkSession, topic: str, count: int):
@@ -91,17 +93,28 @@ def synthetic_payment_records(spark: SparkSession, topic: str, count: int):
         F.lit(datetime(2024, 1, 1)).alias("timestamp"))
 
 
+def parsed_records(records_df: DataFrame, labels_topic: str) -> DataFrame:
+    """Every record parsed (events.parse): records of the labels topic as fraud labels. One
+    task per core reads them (a task per Kafka partition of both topics costs more to start
+    than it reads in a small micro-batch)."""
+    cores = records_df.sparkSession.sparkContext.defaultParallelism
+    return parse_records(records_df.coalesce(cores), F.col("topic") == labels_topic)
+
+
 def start_scoring_query(spark: SparkSession, config: AppConfig, trigger: dict,
                         on_commit: Callable[[dict], None] | None = None,
                         model: ModelArtifact | None = None) -> StreamingQuery:
-    """Kafka payments and labels -> validate -> features -> MySQL (exactly-once), checkpointed."""
+    """Kafka payments and labels -> validate -> features -> MySQL (exactly-once), checkpointed.
+    The parse is part of the streaming plan, so Spark analyses it once, not per micro-batch."""
     model = model or load_scoring_model(config)
-    records_df = read_payment_records(spark, config.kafka, config.stream)
+    register_insert_ignore_dialect(spark)
+    parsed_df = parsed_records(read_payment_records(spark, config.kafka, config.stream), config.kafka.topics.labels)
     write_batch = make_batch_processor(
         spark, config, model, MySqlBatchSink(config.mysql, config.kafka.topics.payments),
-        FeatureStateStore(feature_state_folder(config)), KafkaOutbox(config.kafka, config.mysql), on_commit)
+        FeatureStateStore(feature_state_folder(config), config.features), KafkaOutbox(config.kafka, config.mysql),
+        on_commit)
     return (
-        records_df.writeStream
+        parsed_df.writeStream
         .queryName(QUERY_NAME)
         .foreachBatch(write_batch)
         .option("checkpointLocation", str(config.stream.checkpoint_location))

@@ -13,7 +13,7 @@ import json
 from confluent_kafka import Producer
 
 from core.config import KafkaConfig, MySqlConfig
-from sinks.mysql_connection import connect, named_statements
+from sinks.mysql_connection import ReusedConnection, named_statements
 from sinks.mysql_sink import COMMIT_SQL, BatchKey
 
 
@@ -42,6 +42,7 @@ class KafkaOutbox:
     def __init__(self, kafka: KafkaConfig, mysql: MySqlConfig):
         self.kafka, self.mysql = kafka, mysql
         self.statements = named_statements(COMMIT_SQL)
+        self.connection = ReusedConnection(mysql)
         self.errors: list[str] = []
         self.producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "enable.idempotence": True,
                                   "acks": "all", "linger.ms": 5, "compression.type": "lz4",
@@ -53,7 +54,7 @@ class KafkaOutbox:
 
     def publish(self, key: BatchKey) -> dict[str, int]:
         counts = {}
-        with connect(self.mysql, autocommit=True) as connection, connection.cursor() as cursor:
+        with self.connection.cursor() as cursor:
             for kind, topic, builder in (("alerts", self.kafka.topics.alerts, alert_message),
                                          ("rejects", self.kafka.topics.dlq, dead_letter_message)):
                 cursor.execute(self.statements[f"unpublished_{kind}"], key.params())

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
 
 import pymysql
 
@@ -23,6 +25,46 @@ def connect(mysql: MySqlConfig, user: str | None = None, password: Secret | None
         autocommit=autocommit, charset="utf8mb4", connect_timeout=10,
         init_command="SET time_zone = '+00:00'",
     )
+
+
+class ReusedConnection:
+    """One connection kept open across micro-batches: opening one costs a TLS context and a
+    handshake (measured ~40 ms, several per batch). After an error it is closed, and the next
+    use opens a new one; every use ends its transaction (no stale snapshot between batches)."""
+
+    def __init__(self, mysql: MySqlConfig):
+        self.mysql = mysql
+        self._connection: pymysql.connections.Connection | None = None
+
+    @contextmanager
+    def cursor(self) -> Iterator[pymysql.cursors.Cursor]:
+        """A cursor in a transaction committed when the block ends, rolled back if it raises."""
+        connection = self._open()
+        try:
+            with connection.cursor() as cursor:
+                yield cursor
+            connection.commit()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except Exception:  # noqa: BLE001 - already broken; it is being dropped
+                pass
+            self._connection = None
+
+    def _open(self) -> pymysql.connections.Connection:
+        if self._connection is not None:
+            try:
+                self._connection.ping(reconnect=False)
+            except pymysql.err.Error:  # closed by the server (idle timeout, restart): open another
+                self.close()
+        if self._connection is None:
+            self._connection = connect(self.mysql)
+        return self._connection
 
 
 def admin_credentials(mysql: MySqlConfig) -> tuple[str, Secret]:

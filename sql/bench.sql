@@ -8,9 +8,12 @@ SELECT COUNT(*) AS batches, COALESCE(SUM(rows_in), 0) AS rows_in,
 FROM stream_batches WHERE stream_id = %(stream_id)s;
 
 -- name: row_latencies
--- committed_at is written by the batch's commit transaction; kafka_timestamp is the producer's send time.
-SELECT TIMESTAMPDIFF(MICROSECOND, kafka_timestamp, committed_at) / 1000.0
-FROM scored_transactions WHERE stream_id = %(stream_id)s;
+-- A row is committed with its batch's ledger row (committed_at, written by the batch's commit
+-- transaction); kafka_timestamp is the producer's send time.
+SELECT TIMESTAMPDIFF(MICROSECOND, s.kafka_timestamp, b.committed_at) / 1000.0
+FROM scored_transactions s
+JOIN stream_batches b ON b.stream_id = s.stream_id AND b.batch_id = s.batch_id
+WHERE s.stream_id = %(stream_id)s;
 
 -- name: table_rows
 -- InnoDB's estimate (exact counts of millions of rows take seconds): how full the database was.

@@ -9,15 +9,18 @@ SELECT COUNT(*), SUM(rows_in), SUM(rows_scored), SUM(rows_rejected), SUM(rows_du
 FROM stream_batches WHERE stream_id = %(stream_id)s;
 
 -- name: decisions
-SELECT decision, COUNT(*) FROM scored_transactions WHERE stream_id = %(stream_id)s
-GROUP BY decision ORDER BY FIELD(decision, 'APPROVED', 'REVIEW', 'DECLINED');
+SELECT SUM(rows_approved), SUM(rows_review), SUM(rows_declined) FROM stream_batches
+WHERE stream_id = %(stream_id)s;
 
 -- name: alert_reasons
 SELECT reasons FROM payment_alerts WHERE stream_id = %(stream_id)s;
 
 -- name: latencies_ms
-SELECT TIMESTAMPDIFF(MICROSECOND, kafka_timestamp, committed_at) / 1000
-FROM scored_transactions WHERE stream_id = %(stream_id)s;
+-- A row is committed with its batch's ledger row; kafka_timestamp is the producer's send time.
+SELECT TIMESTAMPDIFF(MICROSECOND, s.kafka_timestamp, b.committed_at) / 1000
+FROM scored_transactions s
+JOIN stream_batches b ON b.stream_id = s.stream_id AND b.batch_id = s.batch_id
+WHERE s.stream_id = %(stream_id)s;
 
 -- name: rejected_by_reason
 SELECT reason_code, COUNT(*) FROM rejected_payments WHERE stream_id = %(stream_id)s

@@ -3,6 +3,7 @@ accounting check they share: every Kafka record in exactly one of scored_transac
 rejected_payments, none twice."""
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import sys
@@ -15,6 +16,12 @@ from confluent_kafka import Consumer, TopicPartition
 from core.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, AppConfig
 
 STARTED_MARK = "streaming query started"
+
+
+def stream_id_of(checkpoint: Path) -> str | None:
+    """The streaming query id a checkpoint belongs to (the ledger's stream_id), None before it exists."""
+    metadata = checkpoint / "metadata"
+    return json.loads(metadata.read_text())["id"] if metadata.exists() else None
 
 
 def write_job_config(config: AppConfig, folder: Path, **stream) -> Path:

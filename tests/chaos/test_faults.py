@@ -5,7 +5,6 @@ exactly one of scored_transactions / rejected_payments, none twice.
 """
 from __future__ import annotations
 
-import json
 import random
 import time
 
@@ -14,21 +13,20 @@ import pytest
 from services.kafka_broker import KafkaBroker
 from services.mariadb_server import MariaDbServer
 from sinks.mysql_connection import connect
-from tests.job_runner import (ScoringJob, assert_each_record_once, end_offsets, produce_generated, wait_until,
-                              write_job_config)
+from tests.job_runner import (ScoringJob, assert_each_record_once, end_offsets, produce_generated, stream_id_of,
+                              wait_until, write_job_config)
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 
 def committed_batches(config, checkpoint) -> int:
     """Micro-batches the job has committed to MySQL (its ledger rows); 0 while MySQL is down."""
-    metadata = checkpoint / "metadata"
-    if not metadata.exists():
+    stream_id = stream_id_of(checkpoint)
+    if stream_id is None:
         return 0
     try:
         with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
-            cursor.execute("SELECT COUNT(*) FROM stream_batches WHERE stream_id = %s",
-                           (json.loads(metadata.read_text())["id"],))
+            cursor.execute("SELECT COUNT(*) FROM stream_batches WHERE stream_id = %s", (stream_id,))
             return cursor.fetchone()[0]
     except Exception:  # noqa: BLE001 - the database may be the fault being injected
         return 0
@@ -42,7 +40,7 @@ def records_in(config) -> int:
 def ledger_rows_in(config, checkpoint) -> int:
     with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT COALESCE(SUM(rows_in), 0) FROM stream_batches WHERE stream_id = %s",
-                       (json.loads((checkpoint / "metadata").read_text())["id"],))
+                       (stream_id_of(checkpoint),))
         return int(cursor.fetchone()[0])
 
 

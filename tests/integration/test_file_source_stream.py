@@ -9,7 +9,7 @@ import pytest
 from events.schemas import KAFKA_RECORD_SCHEMA
 from features.state_store import FeatureStateStore
 from pipeline.scoring_batch import make_batch_processor
-from pipeline.scoring_query import load_scoring_model
+from pipeline.scoring_query import load_scoring_model, parsed_records
 from sinks.kafka_outbox import KafkaOutbox
 from sinks.mysql_sink import MySqlBatchSink
 from tests.kafka_helpers import payment
@@ -25,10 +25,10 @@ def test_file_stream_of_kafka_shaped_records_is_scored(spark, isolated_config, m
     spark.createDataFrame(records, KAFKA_RECORD_SCHEMA).write.parquet(str(tmp_path / "in"))
     process = make_batch_processor(spark, isolated_config, load_scoring_model(isolated_config),
                                    MySqlBatchSink(isolated_config.mysql, topic),
-                                   FeatureStateStore(tmp_path / "state"),
+                                   FeatureStateStore(tmp_path / "state", isolated_config.features),
                                    KafkaOutbox(isolated_config.kafka, isolated_config.mysql))
-    query = (spark.readStream.schema(KAFKA_RECORD_SCHEMA).parquet(str(tmp_path / "in"))
-             .writeStream.foreachBatch(process).option("checkpointLocation", str(tmp_path / "checkpoint"))
+    records_df = spark.readStream.schema(KAFKA_RECORD_SCHEMA).parquet(str(tmp_path / "in"))
+    query = (parsed_records(records_df, isolated_config.kafka.topics.labels).writeStream.foreachBatch(process).option("checkpointLocation", str(tmp_path / "checkpoint"))
              .trigger(availableNow=True).start())
     query.awaitTermination(300)
     assert query.exception() is None

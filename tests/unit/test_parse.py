@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 from chispa import assert_df_equality
 
@@ -86,15 +87,17 @@ def test_unknown_extra_fields_are_ignored(spark):
 
 
 def test_engine_columns_are_exact_cents_and_utc_micros(spark):
-    from pipeline.scoring_batch import with_engine_payment_columns
+    from pipeline.driver_batch import collect_batch, engine_payments
+    from events.parse import parse_records
 
-    source_df, _ = split_payments(records(spark, [json.dumps(GOOD).encode(), None]))
-    actual_df = with_engine_payment_columns(source_df)
-    expected_df = spark.createDataFrame(
-        [("tx-1", "C1", "T1", 1250, 1522541276000000, 0, 0, int(KAFKA_TS.timestamp() * 1_000_000))],
-        "transaction_id string, customer_id string, terminal_id string, amount_cents long, event_us long, "
-        "kafka_partition int, kafka_offset long, sent_at_us long")
-    assert_df_equality(actual_df, expected_df, ignore_nullable=True)
+    batch = collect_batch(parse_records(records(spark, [json.dumps(GOOD).encode(), None,
+                                                        with_fields(transaction_id="tx-0", amount=0.07)])))
+    assert (batch.rows_in, batch.payments.num_rows, batch.rejected.num_rows) == (3, 2, 1)
+    expected = pd.DataFrame({"transaction_id": ["tx-1", "tx-0"], "customer_id": ["C1", "C1"],
+                             "terminal_id": ["T1", "T1"], "amount_cents": [1250, 7],
+                             "event_us": [1522541276000000, 1522541276000000]})
+    pd.testing.assert_frame_equal(engine_payments(batch.payments), expected, check_dtype=False)
+    assert list(batch.sent_at_us()) == [int(KAFKA_TS.replace(tzinfo=timezone.utc).timestamp() * 1_000_000)] * 2
 
 
 def test_rejected_and_label_frames_have_the_declared_schemas(spark):

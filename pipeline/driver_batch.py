@@ -1,0 +1,81 @@
+"""A micro-batch's parsed records on the driver, as Arrow tables split by fate, and the
+columns the feature engine reads from them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame
+
+from events.schemas import FRAUD_LABEL_SCHEMA, PAYMENT_SCHEMA, REJECTED_SCHEMA
+from udfs.scoring import row_keys
+
+MICROS = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class DriverBatch:
+    """Every record of a micro-batch, each in exactly one table."""
+
+    rows_in: int
+    payments: pa.Table  # valid payments (PAYMENT_SCHEMA), sorted by kafka_partition, kafka_offset
+    labels: pa.Table    # valid fraud labels (FRAUD_LABEL_SCHEMA)
+    rejected: pa.Table  # rejected messages (REJECTED_SCHEMA)
+
+    def payment_keys(self) -> np.ndarray:
+        """Row key (partition, offset) of each payment, in table order."""
+        return row_keys(self.payments.column("kafka_partition").to_numpy(),
+                        self.payments.column("kafka_offset").to_numpy())
+
+    def sent_at_us(self) -> np.ndarray:
+        """Each payment's Kafka timestamp (the producer's send time), UTC microseconds."""
+        return _micros(self.payments.column("kafka_timestamp"))
+
+
+def collect_batch(parsed_df: DataFrame) -> DriverBatch:
+    """One Spark job: every parsed record of the batch to the driver (PARSED_RECORD_SCHEMA)."""
+    return split_records(parsed_df.toArrow())
+
+
+def split_records(records: pa.Table) -> DriverBatch:
+    """Split parsed records into valid payments, valid labels and rejected messages."""
+    valid = pc.is_null(records.column("reason_code"))
+    is_label = records.column("is_label")
+    payments = (records.filter(pc.and_(valid, pc.invert(is_label))).select(PAYMENT_SCHEMA.fieldNames())
+                .sort_by([("kafka_partition", "ascending"), ("kafka_offset", "ascending")]))
+    return DriverBatch(rows_in=records.num_rows, payments=payments,
+                       labels=records.filter(pc.and_(valid, is_label)).select(FRAUD_LABEL_SCHEMA.fieldNames()),
+                       rejected=records.filter(pc.invert(valid)).select(REJECTED_SCHEMA.fieldNames()))
+
+
+def engine_payments(payments: pa.Table) -> pd.DataFrame:
+    """The feature engine's payment columns: ids, exact cents, UTC microseconds."""
+    return pd.DataFrame({
+        "transaction_id": _objects(payments.column("transaction_id")),
+        "customer_id": _objects(payments.column("customer_id")),
+        "terminal_id": _objects(payments.column("terminal_id")),
+        "amount_cents": np.rint(payments.column("amount").cast(pa.float64()).to_numpy() * 100).astype(np.int64),
+        "event_us": _micros(payments.column("event_time")),
+    })
+
+
+def engine_labels(labels: pa.Table) -> pd.DataFrame:
+    """The feature engine's label columns."""
+    return pd.DataFrame({
+        "transaction_id": _objects(labels.column("transaction_id")),
+        "terminal_id": _objects(labels.column("terminal_id")),
+        "event_us": _micros(labels.column("event_time")),
+        "is_fraud": labels.column("is_fraud").to_numpy(zero_copy_only=False).astype(bool),
+        "labeled_at_us": _micros(labels.column("labeled_at")),
+    })
+
+
+def _objects(column: pa.ChunkedArray) -> np.ndarray:
+    return column.to_numpy(zero_copy_only=False).astype(object)
+
+
+def _micros(column: pa.ChunkedArray) -> np.ndarray:
+    return column.cast(MICROS).cast(pa.int64()).to_numpy().astype(np.int64)
