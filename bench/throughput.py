@@ -51,9 +51,12 @@ def end_to_end(config: AppConfig, run: BenchRun) -> dict:
 
 def stages_alone(run: BenchRun, batch_rows: int) -> dict:
     out = run.checkpoint.parent / f"{run.name}-stages.json"
-    subprocess.run([SPARK_SUBMIT, "bench/stages.py", "--payments-topic", run.payments_topic,
-                    "--labels-topic", run.labels_topic, "--batch-rows", str(batch_rows), "--out", str(out)],
-                   cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with run.log_file.open("a") as log:  # after the job's own output, for when a stage fails
+        done = subprocess.run([SPARK_SUBMIT, "bench/stages.py", "--payments-topic", run.payments_topic,
+                               "--labels-topic", run.labels_topic, "--batch-rows", str(batch_rows),
+                               "--out", str(out)], cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        raise SystemExit(f"the stage benchmark failed (exit {done.returncode}); see {run.log_file}")
     return json.loads(out.read_text())
 
 
