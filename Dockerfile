@@ -1,4 +1,4 @@
-# The scoring job with its Python packages and Maven-resolved jars (used by docker-compose.yml).
+# The scoring job and the dashboard with their Python packages and Maven-resolved jars (docker-compose.yml).
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -8,7 +8,7 @@ WORKDIR /app
 COPY requirements.txt ./
 COPY java ./java
 COPY scripts ./scripts
-RUN PAYSCORE_SKIP_MARIADB=1 scripts/bootstrap.sh && rm -rf /root/.m2
+RUN PAYSCORE_SKIP_MARIADB=1 PAYSCORE_SKIP_CHROMIUM=1 scripts/bootstrap.sh && rm -rf /root/.m2
 COPY . .
 ENV TZ=UTC
 CMD ["sh", "-c", ".venv/bin/python -m services topics && .venv/bin/python -m services migrate && exec scripts/spark-submit jobs/score_payments.py"]

@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 SUBMIT  := scripts/spark-submit
 PYTEST_ARGS ?=
 
-.PHONY: setup services-up services-down services-reset services-status demo run test chaos produce generate bench bench-throughput bench-latency cluster-run bench-producer bench-features train
+.PHONY: setup services-up services-down services-reset services-status demo run test chaos produce generate bench bench-throughput bench-latency bench-dashboard cluster-run bench-producer bench-features train dashboard dashboard-stop
 
 setup:                     ## install Python packages, jars, MariaDB (idempotent)
 	@scripts/bootstrap.sh
@@ -22,9 +22,16 @@ services-status:
 
 demo: services-up          ## send a generated week of payments (+ labels, a few invalid), score them, print a summary
 	@scripts/demo.sh
+	@$(PY) -m services dashboard-up
 
-run: services-up           ## run the scoring job continuously (Ctrl-C stops after the current batch)
+run: services-up dashboard ## run the scoring job continuously (Ctrl-C stops after the current batch), dashboard beside it
 	@$(SUBMIT) jobs/score_payments.py
+
+dashboard: services-up     ## start the monitoring dashboard (Streamlit, http://127.0.0.1:8501) in the background
+	@$(PY) -m services dashboard-up
+
+dashboard-stop:            ## stop the dashboard
+	@$(PY) -m services dashboard-down
 
 test: services-up          ## every test, against the real Kafka, MariaDB and Spark
 	@$(PY) -m pytest $(PYTEST_ARGS)
@@ -45,6 +52,9 @@ bench-throughput: services-up  ## 1M preloaded payments through the job: tx/s en
 
 bench-latency: services-up     ## 5,000 tx/s for 5 minutes: send-to-commit latency p50/p95/p99/max
 	@$(PY) bench/latency.py $(ARGS)
+
+bench-dashboard: services-up   ## each dashboard view's render time in headless Chromium with 10M scored rows
+	@$(PY) bench/dashboard.py $(ARGS)
 
 cluster-run: services-up       ## the job on a local standalone cluster (master + 2 workers) vs local mode, same data
 	@$(PY) bench/cluster.py $(ARGS)

@@ -46,7 +46,8 @@ def write_markdown() -> None:
     """bench/RESULTS.md from the JSON results present (the committed ones are the reference run)."""
     lines = ["# Benchmark results", "",
              "Written by `make bench` (bench/report.py) from `bench/results/*.json`; do not edit by hand.", ""]
-    for kind, render in (("throughput", _throughput_lines), ("latency", _latency_lines), ("cluster", _cluster_lines)):
+    for kind, render in (("throughput", _throughput_lines), ("latency", _latency_lines), ("cluster", _cluster_lines),
+                         ("dashboard", _dashboard_lines)):
         result = load(kind)
         if result:
             lines += render(result) + [""]
@@ -103,4 +104,22 @@ def _cluster_lines(result: dict) -> list[str]:
     lines += [f"| model loaded from the shipped copy | {len(result['model_loads'])} Python workers |",
               f"| decisions identical to local mode | {comparison['identical']} ({comparison['cluster_rows']:,} rows, "
               f"{comparison['differing']} differing) |"]
+    return lines
+
+
+def _dashboard_lines(result: dict) -> list[str]:
+    lines = [f"## Dashboard ({result['measured_at']})", "", f"Command: `{result['command']}`", "",
+             f"{result['scored_rows']:,} rows in scored_transactions (separate database, generated in the server); "
+             f"headless Chromium; {result['rounds']} rounds. A view counts as rendered when its last element (the "
+             "'Figures as of' line) is shown. 'Switch' is a click on the view in the sidebar (how users move; the "
+             "page stays loaded); 'page load' reloads the whole app (Streamlit's start-up in the browser). "
+             "Target: under 1 s.", "",
+             "| view | switch, median | switch, max | page load, median | first page load in a new browser "
+             "| database reads (median) |", "|---|---|---|---|---|---|"]
+    for view, pages in result["page_seconds"].items():
+        lines.append(f"| {view} | **{pages['median']:.2f} s** | {pages['max']:.2f} s | {pages['page_load']:.2f} s | "
+                     f"{pages['first_load']:.2f} s | {result['database_seconds'][view] * 1000:.0f} ms |")
+    scans = [name for name, plan in result["query_plans"].items() if plan["scans_scored_transactions"]]
+    lines += ["", "EXPLAIN of every dashboard query: " + (
+        "none reads all of scored_transactions." if not scans else f"full scans in {', '.join(scans)}.")]
     return lines

@@ -27,6 +27,7 @@ ENV_OVERRIDES = {
     "MYSQL_USER": ("mysql", "user"),
     "MYSQL_PASSWORD_FILE": ("mysql", "password_file"),
     "MYSQL_FLAVOR": ("mysql", "flavor"),
+    "DASHBOARD_PORT": ("dashboard", "port"),
 }
 
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-_\[\]:]+:\d{1,5}$")
@@ -170,6 +171,18 @@ class ModelConfig:
         return model_dir / "artifacts" / self.artifact
 
 
+@dataclass(frozen=True)
+class DashboardConfig:
+    host: str
+    port: int
+    refresh_seconds: int   # each view reloads its figures this often
+    window_minutes: int    # default time range of the overview, alerts and rejected views
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
 ACTIONS = ("APPROVED", "REVIEW", "DECLINED")  # by severity
 _RULE_ID = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 
@@ -200,6 +213,7 @@ class AppConfig:
     model: ModelConfig
     decisions: DecisionsConfig
     source_path: Path
+    dashboard: DashboardConfig = DashboardConfig("127.0.0.1", 8501, 5, 60)
 
 
 def load_config(path: str | os.PathLike | None = None,
@@ -263,10 +277,10 @@ def _build(raw: dict, source: Path, environ: Mapping[str, str]) -> AppConfig:
                                        _DURATION, "'<n> milliseconds|seconds|minutes|hours'"),
             checkpoint_location=_path(stream, "checkpoint_location", "stream.checkpoint_location"),
             shuffle_partitions=_int(stream, "shuffle_partitions", "stream.shuffle_partitions", 1, 10_000),
-            restart_backoff_max_seconds=_int({"v": stream.get("restart_backoff_max_seconds", 30)}, "v",
-                                             "stream.restart_backoff_max_seconds", 1, 3600),
-            restart_give_up_seconds=_int({"v": stream.get("restart_give_up_seconds", 900)}, "v",
-                                         "stream.restart_give_up_seconds", 0, 7 * 86400),
+            restart_backoff_max_seconds=_optional_int(stream, "restart_backoff_max_seconds", 30,
+                                                      "stream.restart_backoff_max_seconds", 1, 3600),
+            restart_give_up_seconds=_optional_int(stream, "restart_give_up_seconds", 900,
+                                                  "stream.restart_give_up_seconds", 0, 7 * 86400),
         ),
         spark=SparkConfig(
             master=_non_empty(spark, "master", "spark.master"),
@@ -287,6 +301,17 @@ def _build(raw: dict, source: Path, environ: Mapping[str, str]) -> AppConfig:
         model=ModelConfig(artifact=_non_empty(raw.get("model", {}), "artifact", "model.artifact")),
         decisions=_decisions(raw.get("decisions", {})),
         source_path=source,
+        dashboard=_dashboard(raw.get("dashboard", {}) or {}),
+    )
+
+
+def _dashboard(section: dict) -> DashboardConfig:
+    """dashboard: may be left out (older config files); each key has a default."""
+    return DashboardConfig(
+        host=str(section.get("host", "127.0.0.1")),
+        port=_optional_int(section, "port", 8501, "dashboard.port", 1, 65535),
+        refresh_seconds=_optional_int(section, "refresh_seconds", 5, "dashboard.refresh_seconds", 1, 3600),
+        window_minutes=_optional_int(section, "window_minutes", 60, "dashboard.window_minutes", 1, 7 * 1440),
     )
 
 
@@ -364,6 +389,11 @@ def _present(section: dict, name: str, key: str) -> Any:
 
 def _non_empty(section: dict, name: str, key: str) -> str:
     return str(_present(section, name, key))
+
+
+def _optional_int(section: dict, name: str, default: int, key: str, low: int, high: int) -> int:
+    """An integer setting that may be left out (older config files), checked like _int."""
+    return _int({name: section.get(name, default)}, name, key, low, high)
 
 
 def _int(section: dict, name: str, key: str, low: int, high: int) -> int:

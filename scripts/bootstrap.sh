@@ -3,6 +3,7 @@
 #   .venv/          Python packages from requirements.txt
 #   .deps/          Java jars resolved by Maven from java/pom.xml
 #   mariadb-server  from Debian's packages, if absent (needs root or sudo)
+#   chromium        from Debian's packages, if absent: the dashboard's browser test and benchmark
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -32,6 +33,16 @@ install_mariadb() {
   $sudo service mariadb stop >/dev/null 2>&1 || true
 }
 
+install_chromium() {
+  [ -z "${PAYSCORE_SKIP_CHROMIUM:-}" ] || return 0   # images that never run the browser test
+  if command -v chromium >/dev/null; then return; fi
+  say "installing Chromium from Debian's packages (the dashboard's browser test)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+}
+
 install_python() {
   local stamp=.venv/.requirements.sha256 want
   want=$(sha256sum requirements.txt | cut -d' ' -f1)
@@ -52,6 +63,26 @@ install_jars() {
   mvn -q -B -s java/settings.xml -f java/pom.xml package
   prune_jars_pyspark_ships
   mkdir -p .deps && echo "$want" > "$stamp"
+}
+
+# The project's JDBC dialect (java/jdbc-dialect): compiled against the installed pyspark's own
+# jars, so it always matches the Spark that loads it.
+build_jdbc_dialect() {
+  local jars source stamp want out
+  jars=$(.venv/bin/python -c 'import pyspark, os; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))')
+  source=$(find java/jdbc-dialect/src -name '*.java' | sort)
+  stamp=.deps/.jdbc-dialect.sha256
+  want=$( (cat $source; ls "$jars" | grep '^spark-sql_') | sha256sum | cut -d' ' -f1)
+  out=.deps/spark-jars/payscore-jdbc-dialect.jar
+  if [ -f "$stamp" ] && [ -f "$out" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
+  say "compiling the JDBC dialect (INSERT IGNORE appends)"
+  local classes
+  classes=$(mktemp -d)
+  javac -proc:none --release 17 -nowarn -d "$classes" -cp "$jars/*" $source
+  mkdir -p .deps/spark-jars
+  jar cf "$out" -C "$classes" .
+  rm -rf "$classes"
+  echo "$want" > "$stamp"
 }
 
 # Spark's own jars win: drop a connector dependency that pyspark already ships (any version).
@@ -78,7 +109,9 @@ report_versions() {
 
 check_tools
 install_mariadb
+install_chromium
 install_python
 install_jars
+build_jdbc_dialect
 report_versions
 say "ready"

@@ -8,6 +8,7 @@ import sys
 
 from core.config import ConfigError, load_config
 from core.logs import configure_logging
+from services.dashboard_server import DashboardServer
 from services.kafka_broker import KafkaBroker
 from services.mariadb_server import MariaDbServer
 from services.migrations import MigrationError, apply_migrations
@@ -22,11 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services",
                                      description="Local Kafka broker and MariaDB for development and tests.")
     parser.add_argument("command", choices=("up", "down", "reset", "status", "migrate", "topics",
-                                            "cluster-up", "cluster-down"),
+                                            "cluster-up", "cluster-down", "dashboard-up", "dashboard-down"),
                         help="up: start both (idempotent), create topics, apply migrations; "
                              "down: stop both, keep data; reset: stop and wipe all local data; "
                              "status: show what runs; migrate / topics: only that step; "
-                             "cluster-up / cluster-down: a local Spark standalone cluster (master + 2 workers)")
+                             "cluster-up / cluster-down: a local Spark standalone cluster (master + 2 workers); "
+                             "dashboard-up / dashboard-down: the monitoring dashboard (Streamlit)")
     args = parser.parse_args(argv)
     configure_logging()
     try:
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
                 stopped = service.stop()
                 log.info("%s %s", type(service).__name__, "stopped" if stopped else "was not running")
         elif args.command == "reset":
+            DashboardServer.from_config(config).stop()
             SparkCluster.from_config(config).stop()
             broker.stop()
             database.stop()
@@ -52,12 +55,18 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             log.info("Kafka broker: %s", "running" if broker.is_running() else "stopped")
             log.info("MariaDB: %s", "running" if database.is_running() else "stopped")
+            dashboard = DashboardServer.from_config(config)
+            log.info("dashboard: %s", f"running at {dashboard.url}" if dashboard.answers() else "stopped")
         elif args.command == "migrate":
             apply_migrations(config.mysql)
         elif args.command == "topics":
             ensure_topics(config.kafka)
         elif args.command == "cluster-up":
             SparkCluster.from_config(config).start()
+        elif args.command == "dashboard-up":
+            DashboardServer.from_config(config).start()
+        elif args.command == "dashboard-down":
+            log.info("dashboard %s", "stopped" if DashboardServer.from_config(config).stop() else "was not running")
         elif args.command == "cluster-down":
             log.info("Spark cluster %s", "stopped" if SparkCluster.from_config(config).stop() else "was not running")
     except (ConfigError, ServiceError, MigrationError) as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -125,18 +126,35 @@ class MariaDbServer:
             return cursor.fetchone() == (1,)
 
     def _ensure_database_and_users(self) -> None:
+        self.ensure_database(self.database)
+
+    def ensure_database(self, name: str) -> None:
+        """Create a database (if missing) that the application and admin users may use: the
+        project's own, or another one for a benchmark or a test."""
+        _check_database_name(name)
         app_password = _read_or_create_secret(self.app_password_file)
         admin_password = _read_or_create_secret(self.admin_password_file)
         with self.root_connection() as connection, connection.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{self.database}` "
+            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` "
                            "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
             for host in CLIENT_HOSTS:
                 _ensure_user(cursor, self.app_user, host, app_password)
-                cursor.execute(f"GRANT {APP_PRIVILEGES} ON `{self.database}`.* TO %s@%s",
-                               (self.app_user, host))
+                cursor.execute(f"GRANT {APP_PRIVILEGES} ON `{name}`.* TO %s@%s", (self.app_user, host))
                 _ensure_user(cursor, self.admin_user, host, admin_password)
-                cursor.execute(f"GRANT ALL PRIVILEGES ON `{self.database}`.* TO %s@%s",
-                               (self.admin_user, host))
+                cursor.execute(f"GRANT ALL PRIVILEGES ON `{name}`.* TO %s@%s", (self.admin_user, host))
+
+    def drop_database(self, name: str) -> None:
+        """Drop a database made by ensure_database (never the project's own)."""
+        _check_database_name(name)
+        if name == self.database:
+            raise ServiceError(f"refusing to drop the project's database {name}")
+        with self.root_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def _check_database_name(name: str) -> None:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
+        raise ServiceError(f"database name {name!r}: use a-z, 0-9 and _")
 
 
 def _ensure_user(cursor, user: str, host: str, password: str) -> None:

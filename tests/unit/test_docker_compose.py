@@ -46,3 +46,12 @@ def test_job_points_at_the_services_ports_database_and_user():
     assert f"INTERNAL://kafka:{internal_port}" in kafka_env["KAFKA_ADVERTISED_LISTENERS"]
     assert f"kafka:{internal_port}" in " ".join(service("kafka")["healthcheck"]["test"])
     assert set(service("scoring-job")["depends_on"]) == {"kafka", "mysql"}
+
+
+def test_dashboard_reads_the_same_database_and_publishes_its_port():
+    dashboard, job = service("dashboard")["environment"], service("scoring-job")["environment"]
+    assert {k: dashboard[k] for k in ("MYSQL_HOST", "MYSQL_DATABASE", "MYSQL_USER")} == {
+        k: job[k] for k in ("MYSQL_HOST", "MYSQL_DATABASE", "MYSQL_USER")}
+    port = load_config(environ={}).dashboard.port
+    assert f"{port}:{port}" in service("dashboard")["ports"]
+    assert "dashboard/app.py" in service("dashboard")["command"]

@@ -1,0 +1,1 @@
+"""Live monitoring dashboard (Streamlit) over the job's MySQL tables."""

@@ -1,0 +1,259 @@
+"""The dashboard's five views (Streamlit). Figures come from dashboard/data.py; each view's
+figures refresh on their own every `dashboard.refresh_seconds`. Values from the database are
+shown as text (metrics, tables, charts), never as markdown or HTML."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.config import PROJECT_ROOT, AppConfig, load_config
+from dashboard import data
+from dashboard.drift import population_stability_index, reading, shares
+from features.definitions import burst_feature_names, customer_feature_names
+
+WINDOWS_MINUTES = (15, 60, 360, 1440, 10080)
+RENDERED_MARK = "Figures as of"
+
+
+@dataclass(frozen=True)
+class Resources:
+    config: AppConfig
+    pool: data.ConnectionPool
+
+
+@st.cache_resource
+def resources() -> Resources:
+    config = load_config()
+    return Resources(config, data.ConnectionPool(config.mysql))
+
+
+def window_label(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        return f"last {minutes // 1440} day" + ("s" if minutes > 1440 else "")
+    if minutes % 60 == 0:
+        return f"last {minutes // 60} hour" + ("s" if minutes > 60 else "")
+    return f"last {minutes} minutes"
+
+
+def window_picker(key: str) -> int:
+    """Minutes of history to show (the sidebar; default dashboard.window_minutes)."""
+    default = resources().config.dashboard.window_minutes
+    options = sorted({*WINDOWS_MINUTES, default})
+    return st.sidebar.selectbox("Time range", options, index=options.index(default), format_func=window_label,
+                                key=key)
+
+
+def rendered_mark(now: datetime, started: float) -> None:
+    """The last element of every view: when the figures were read and how long it took."""
+    refresh = resources().config.dashboard.refresh_seconds
+    st.caption(f"{RENDERED_MARK} {now:%Y-%m-%d %H:%M:%S} UTC · read in {(time.monotonic() - started) * 1000:.0f} ms"
+               f" · refreshes every {refresh} s")
+
+
+def every_refresh(body):
+    """Run a view's body now and again every dashboard.refresh_seconds (a Streamlit fragment)."""
+    return st.fragment(run_every=timedelta(seconds=resources().config.dashboard.refresh_seconds))(body)
+
+
+def overview() -> None:
+    st.title("Overview")
+    minutes = window_picker("overview_window")
+
+    @every_refresh
+    def body():
+        started = time.monotonic()
+        with resources().pool.cursor() as cursor:
+            now = data.database_now(cursor)
+            figures = data.overview(cursor, now - timedelta(minutes=minutes))
+        if figures.batches == 0:
+            st.info(f"No micro-batch was committed in the {window_label(minutes)}. Start the scoring job "
+                    "(`make run`) or send payments (`make produce`); figures appear as batches commit.")
+        show_overview(figures, now)
+        rendered_mark(now, started)
+    body()
+
+
+def show_overview(figures: data.Overview, now: datetime) -> None:
+    latest = figures.recent.iloc[0] if not figures.recent.empty else None
+    latency = ("-" if latest is None or pd.isna(latest["latency_p50_ms"])
+               else f"{int(latest['latency_p50_ms']):,} / {int(latest['latency_p99_ms']):,} ms")
+    rows = [[("Payments scored", f"{figures.scored:,}"), ("Alerts (review + declined)", f"{figures.alerts:,}"),
+             ("Alert rate", "-" if figures.alert_rate is None else f"{figures.alert_rate:.2%}"),
+             ("Rejected messages", f"{figures.rejected:,}")],
+            [("Approved", f"{figures.approved:,}"), ("Review", f"{figures.review:,}"),
+             ("Declined", f"{figures.declined:,}"), ("Resent duplicates", f"{figures.duplicates:,}")],
+            [("Throughput, last minute", f"{figures.throughput(now):,.0f} tx/s"),
+             ("Send-to-commit latency p50 / p99, last batch", latency),
+             ("Micro-batches", f"{figures.batches:,}"),
+             ("Last commit", "-" if figures.last_commit is None else f"{figures.last_commit:%H:%M:%S} UTC")]]
+    for row in rows:
+        for column, (label, value) in zip(st.columns(len(row)), row):
+            column.metric(label, value)
+    st.text(f"Model in use: {figures.model_version or '-'}")
+    if figures.per_minute.empty:
+        return
+    per_minute = figures.per_minute.set_index("minute")
+    st.subheader("Decisions per minute")
+    st.bar_chart(per_minute[["approved", "review", "declined"]], color=["#4c9a2a", "#e0a800", "#c0392b"])
+    st.subheader("Send-to-commit latency per batch (ms)")
+    latency = figures.recent.set_index("committed_at")[["latency_p50_ms", "latency_p95_ms", "latency_p99_ms"]]
+    st.line_chart(latency.astype("float64"))
+
+
+def alerts() -> None:
+    st.title("Latest alerts")
+    minutes = window_picker("alerts_window")
+    config = resources().config
+    decisions = st.sidebar.multiselect("Decision", data.ALERT_DECISIONS, default=list(data.ALERT_DECISIONS))
+    reasons = ["(any)", *[rule.id for rule in config.decisions.rules], "SCORE_HIGH", "SCORE_MEDIUM"]
+    reason = st.sidebar.selectbox("Reason", reasons)
+
+    @every_refresh
+    def body():
+        started = time.monotonic()
+        with resources().pool.cursor() as cursor:
+            now = data.database_now(cursor)
+            where = data.AlertFilter(since=now - timedelta(minutes=minutes), until=now,
+                                     decisions=tuple(decisions), reason=None if reason == "(any)" else reason)
+            frame, total = data.alerts(cursor, where)
+        st.metric("Alerts matching", f"{total:,}")
+        if frame.empty:
+            st.info(f"No alert matches in the {window_label(minutes)}.")
+        else:
+            st.caption(f"The newest {len(frame):,} of {total:,}")
+            st.dataframe(frame, hide_index=True, width="stretch")
+        rendered_mark(now, started)
+    body()
+
+
+def customer() -> None:
+    st.title("Customer")
+    velocity = customer_velocity_columns(resources().config)
+    with resources().pool.cursor() as cursor:
+        now = data.database_now(cursor)
+        suggestions = data.alerted_customers(cursor, now - timedelta(days=1))
+    chosen = st.query_params.get("customer") or st.session_state.get("chosen_customer", "")
+    picked = st.sidebar.selectbox("Customers alerted in the last day", ["", *suggestions])
+    customer_id = st.text_input("Customer id", value=picked or chosen).strip()
+    st.session_state["chosen_customer"] = customer_id  # kept when the user switches views and back
+    if customer_id:
+        st.query_params["customer"] = customer_id  # a link to this customer
+
+    @every_refresh
+    def body():
+        started = time.monotonic()
+        if not customer_id:
+            st.info("Enter a customer id, or pick a customer with a recent alert in the sidebar.")
+            rendered_mark(now, started)
+            return
+        with resources().pool.cursor() as cursor:
+            frame = data.customer_transactions(cursor, customer_id, velocity)
+            read_at = data.database_now(cursor)
+        show_customer(frame, velocity)
+        rendered_mark(read_at, started)
+    body()
+
+
+def customer_velocity_columns(config: AppConfig) -> list[str]:
+    return customer_feature_names(config.features) + burst_feature_names(config.features)
+
+
+def show_customer(frame: pd.DataFrame, velocity: list[str]) -> None:
+    if frame.empty:
+        st.info("No scored payment of this customer.")
+        return
+    columns = st.columns(4)
+    columns[0].metric("Payments shown", f"{len(frame):,}")
+    columns[1].metric("Alerts among them", f"{int(frame['decision'].isin(data.ALERT_DECISIONS).sum()):,}")
+    columns[2].metric("Latest score", f"{float(frame['score'].iloc[0]):.3f}")
+    columns[3].metric("Highest score", f"{float(frame['score'].max()):.3f}")
+    by_time = frame.set_index("event_time").sort_index()
+    counts = [c for c in velocity if "_count_" in c]
+    st.subheader("Score and payment counts over time")
+    left, right = st.columns(2)
+    left.line_chart(by_time[["score"]].astype("float64"), height=260)
+    right.line_chart(by_time[counts].astype("float64"), height=260)
+    st.subheader("Payments, newest first")
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
+def model() -> None:
+    st.title("Model")
+    minutes = window_picker("model_window")
+
+    @every_refresh
+    def body():
+        started = time.monotonic()
+        with resources().pool.cursor() as cursor:
+            now = data.database_now(cursor)
+            live = data.score_distribution(cursor, now - timedelta(minutes=minutes))
+            figures = data.overview(cursor, now - timedelta(minutes=1), recent_batches=1)
+        version = figures.model_version or resources().config.model.artifact_dir().name
+        show_model(version, live, minutes)
+        rendered_mark(now, started)
+    body()
+
+
+def training_distribution(version: str) -> np.ndarray | None:
+    """The model's score shares on its test week, from its metadata (None if it has none)."""
+    path = PROJECT_ROOT / "model" / "artifacts" / version / "metadata.json"
+    if not path.exists():
+        return None
+    distribution = json.loads(path.read_text(encoding="utf-8")).get("test_score_distribution")
+    return np.asarray(distribution["share"], dtype=float) if distribution else None
+
+
+def show_model(version: str, live: data.ScoreDistribution, minutes: int) -> None:
+    trained = training_distribution(version)
+    st.text(f"Model in use: {version}")
+    columns = st.columns(2)
+    columns[0].metric(f"Payments scored, {window_label(minutes)}", f"{live.total:,}")
+    if trained is None:
+        columns[1].metric("Population stability index", "-")
+        st.warning("This model's metadata has no training score distribution; retrain it with `make train`.")
+        return
+    if live.total == 0:
+        columns[1].metric("Population stability index", "-")
+        st.info(f"No payment was scored in the {window_label(minutes)}: no live distribution to compare.")
+        return
+    psi = population_stability_index(trained, shares(live.counts))
+    columns[1].metric("Population stability index", f"{psi:.3f}", reading(psi), delta_color="off")
+    bins = [f"{i / len(trained):.2f}-{(i + 1) / len(trained):.2f}" for i in range(len(trained))]
+    comparison = pd.DataFrame({"score": bins, "training (test week)": trained, "live": shares(live.counts)})
+    st.subheader("Score distribution: live against training")
+    st.bar_chart(comparison.set_index("score"), stack=False)
+    if len(live.model_versions) > 1:
+        st.caption("Batches of several model versions are in this range: " + ", ".join(live.model_versions))
+
+
+def rejected() -> None:
+    st.title("Rejected messages")
+    minutes = window_picker("rejected_window")
+
+    @every_refresh
+    def body():
+        started = time.monotonic()
+        with resources().pool.cursor() as cursor:
+            now = data.database_now(cursor)
+            since = now - timedelta(minutes=minutes)
+            by_reason = data.rejected_by_reason(cursor, since)
+        st.metric("Rejected messages", f"{int(by_reason['messages'].sum()):,}")
+        if by_reason.empty:
+            st.info(f"No message was rejected in the {window_label(minutes)}.")
+            rendered_mark(now, started)
+            return
+        st.bar_chart(by_reason.set_index("reason_code"))
+        st.dataframe(by_reason, hide_index=True)
+        st.subheader("Newest rejected messages (raw bytes, escaped)")
+        reason = st.selectbox("Reason", list(by_reason["reason_code"]), key="rejected_reason")
+        with resources().pool.cursor() as cursor:
+            samples = data.rejected_samples(cursor, reason, since)
+        st.table(samples.set_index("committed_at"))  # plain text cells: the raw bytes are never markup
+        rendered_mark(now, started)
+    body()

@@ -1,0 +1,156 @@
+"""The dashboard in a real browser (headless Chromium): friendly on an empty database, and on a
+generated dataset scored by the real job its key numbers equal what MySQL says. Screenshots of
+every view go to test-artifacts/dashboard/."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from bench.browser import browser_page, exceptions_shown, metric, open_view, screenshot
+from core.config import PROJECT_ROOT
+from pipeline.scoring_query import start_scoring_query
+from services.dashboard_server import DashboardServer
+from services.mariadb_server import MariaDbServer
+from services.migrations import apply_migrations
+from sinks.mysql_connection import connect
+from tests.job_runner import produce_generated
+from tests.kafka_helpers import produce
+
+pytestmark = pytest.mark.integration
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "dashboard"
+PORT = 8597
+HOSTILE = b'<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+
+
+@pytest.fixture
+def own_database(local_services, unique_id):
+    """The config pointed at a new, migrated database of this test (dropped afterwards)."""
+    name = "dash_" + re.sub(r"[^a-z0-9]", "_", unique_id)[-24:]
+    server = MariaDbServer.from_config(local_services)
+    server.ensure_database(name)
+    config = replace(local_services, mysql=replace(local_services.mysql, database=name))
+    apply_migrations(config.mysql)
+    yield config
+    server.drop_database(name)
+
+
+@pytest.fixture
+def dashboard(own_database, tmp_path):
+    server = DashboardServer(own_database.dashboard.host, PORT, tmp_path / "dashboard",
+                             (("MYSQL_DATABASE", own_database.mysql.database),))
+    server.start()
+    yield server
+    server.stop()
+
+
+def scalar(config, sql: str, *params):
+    with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def test_empty_database_gives_friendly_empty_states(dashboard):
+    expected = {"overview": "No micro-batch was committed", "alerts": "No alert matches",
+                "customer": "Enter a customer id", "model": "No payment was scored",
+                "rejected": "No message was rejected"}
+    with browser_page() as page:
+        for view, text in expected.items():
+            open_view(page, dashboard.url, view)
+            assert page.get_by_text(text).first.is_visible(), view
+            assert exceptions_shown(page) == 0, view
+            screenshot(page, ARTIFACTS, f"empty-{view}")
+
+
+def test_key_numbers_on_every_view_equal_mysql(spark, isolated_config, own_database, unique_id, tmp_path):
+    config = replace(own_database, kafka=isolated_config.kafka, stream=isolated_config.stream)
+    produce_generated(config, 3000, f"{unique_id}-", "--invalid-fraction", "0.02")
+    produce(config.kafka.bootstrap_servers, config.kafka.topics.payments, [(None, HOSTILE)] * 120)
+    query = start_scoring_query(spark, config, {"availableNow": True})
+    query.awaitTermination(600)
+    assert query.exception() is None
+
+    server = DashboardServer(config.dashboard.host, PORT, tmp_path / "dashboard",
+                             (("MYSQL_DATABASE", config.mysql.database),))
+    server.start()
+    try:
+        with browser_page() as page:
+            check_overview(page, server.url, config)
+            check_alerts(page, server.url, config)
+            check_customer(page, server.url, config)
+            check_model(page, server.url, config)
+            check_rejected(page, server.url, config)
+    finally:
+        server.stop()
+
+
+def as_int(text: str) -> int:
+    return int(text.replace(",", "").split()[0])
+
+
+def check_overview(page, url: str, config) -> None:
+    open_view(page, url, "overview")
+    assert as_int(metric(page, "Payments scored")) == scalar(config, "SELECT COUNT(*) FROM scored_transactions")
+    assert as_int(metric(page, "Alerts (review + declined)")) == scalar(config, "SELECT COUNT(*) FROM payment_alerts")
+    assert as_int(metric(page, "Rejected messages")) == scalar(config, "SELECT COUNT(*) FROM rejected_payments")
+    assert as_int(metric(page, "Micro-batches")) == scalar(config, "SELECT COUNT(*) FROM stream_batches")
+    assert as_int(metric(page, "Declined")) == scalar(
+        config, "SELECT COUNT(*) FROM scored_transactions WHERE decision = 'DECLINED'")
+    version = scalar(config, "SELECT model_version FROM stream_batches ORDER BY committed_at DESC LIMIT 1")
+    assert page.get_by_text(f"Model in use: {version}").is_visible()
+    assert exceptions_shown(page) == 0
+    screenshot(page, ARTIFACTS, "overview")
+
+
+def check_alerts(page, url: str, config) -> None:
+    open_view(page, url, "alerts")
+    assert as_int(metric(page, "Alerts matching")) == scalar(config, "SELECT COUNT(*) FROM payment_alerts") > 0
+    assert exceptions_shown(page) == 0
+    screenshot(page, ARTIFACTS, "alerts")
+
+
+def check_customer(page, url: str, config) -> None:
+    customer = scalar(config, "SELECT customer_id FROM scored_transactions GROUP BY customer_id "
+                              "ORDER BY COUNT(*) DESC, customer_id LIMIT 1")
+    open_view(page, url, "customer", f"customer={customer}")
+    shown = scalar(config, "SELECT LEAST(COUNT(*), 200) FROM scored_transactions WHERE customer_id = %s", customer)
+    alerts = scalar(config, "SELECT COUNT(*) FROM (SELECT decision FROM scored_transactions WHERE customer_id = %s "
+                            "ORDER BY event_time DESC LIMIT 200) latest WHERE decision <> 'APPROVED'", customer)
+    assert as_int(metric(page, "Payments shown")) == shown > 1
+    assert as_int(metric(page, "Alerts among them")) == alerts
+    assert exceptions_shown(page) == 0
+    screenshot(page, ARTIFACTS, "customer")
+
+
+def check_model(page, url: str, config) -> None:
+    open_view(page, url, "model")
+    with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT LEAST(FLOOR(score * 20), 19), COUNT(*) FROM scored_transactions GROUP BY 1")
+        counts = np.zeros(20)
+        for score_bin, count in cursor.fetchall():
+            counts[int(score_bin)] = count
+    version = config.model.artifact_dir().name
+    trained = json.loads((PROJECT_ROOT / "model" / "artifacts" / version / "metadata.json").read_text())[
+        "test_score_distribution"]["share"]
+    live = counts / counts.sum()
+    psi = sum((max(a, 1e-4) - max(e, 1e-4)) * math.log(max(a, 1e-4) / max(e, 1e-4)) for a, e in zip(live, trained))
+    assert as_int(metric(page, "Payments scored, last 1 hour")) == int(counts.sum())
+    assert float(metric(page, "Population stability index")) == pytest.approx(psi, abs=0.0015)
+    assert exceptions_shown(page) == 0
+    screenshot(page, ARTIFACTS, "model")
+
+
+def check_rejected(page, url: str, config) -> None:
+    open_view(page, url, "rejected")
+    assert as_int(metric(page, "Rejected messages")) == scalar(config, "SELECT COUNT(*) FROM rejected_payments")
+    # The most frequent reason's samples are shown: the hostile messages, as text, not markup.
+    assert page.get_by_text("<script>window.__pwned=2</script>", exact=False).first.is_visible()
+    assert page.evaluate("window.__pwned") is None
+    assert exceptions_shown(page) == 0
+    screenshot(page, ARTIFACTS, "rejected")
+
