@@ -52,13 +52,20 @@ def window_picker(key: str) -> int:
 def rendered_mark(now: datetime, started: float) -> None:
     """The last element of every view: when the figures were read and how long it took."""
     refresh = resources().config.dashboard.refresh_seconds
-    st.caption(f"{RENDERED_MARK} {now:%Y-%m-%d %H:%M:%S} UTC · read in {(time.monotonic() - started) * 1000:.0f} ms"
+    st.caption(f"{RENDERED_MARK} {now:%Y-%m-%d %H:%M:%S} UTC · shown in {(time.monotonic() - started) * 1000:.0f} ms"
                f" · refreshes every {refresh} s")
 
 
 def every_refresh(body):
-    """Run a view's body now and again every dashboard.refresh_seconds (a Streamlit fragment)."""
-    return st.fragment(run_every=timedelta(seconds=resources().config.dashboard.refresh_seconds))(body)
+    """Run a view's body(cursor, now) at once and again every dashboard.refresh_seconds (a Streamlit
+    fragment): one pooled connection, the database's clock, and the rendered mark at the end."""
+    def refresh() -> None:
+        started = time.monotonic()
+        with resources().pool.cursor() as cursor:
+            now = data.database_now(cursor)
+            body(cursor, now)
+        rendered_mark(now, started)
+    return st.fragment(run_every=timedelta(seconds=resources().config.dashboard.refresh_seconds))(refresh)
 
 
 def overview() -> None:
@@ -66,16 +73,12 @@ def overview() -> None:
     minutes = window_picker("overview_window")
 
     @every_refresh
-    def body():
-        started = time.monotonic()
-        with resources().pool.cursor() as cursor:
-            now = data.database_now(cursor)
-            figures = data.overview(cursor, now - timedelta(minutes=minutes))
+    def body(cursor, now: datetime):
+        figures = data.overview(cursor, now - timedelta(minutes=minutes))
         if figures.batches == 0:
             st.info(f"No micro-batch was committed in the {window_label(minutes)}. Start the scoring job "
                     "(`make run`) or send payments (`make produce`); figures appear as batches commit.")
         show_overview(figures, now)
-        rendered_mark(now, started)
     body()
 
 
@@ -115,20 +118,16 @@ def alerts() -> None:
     reason = st.sidebar.selectbox("Reason", reasons)
 
     @every_refresh
-    def body():
-        started = time.monotonic()
-        with resources().pool.cursor() as cursor:
-            now = data.database_now(cursor)
-            where = data.AlertFilter(since=now - timedelta(minutes=minutes), until=now,
-                                     decisions=tuple(decisions), reason=None if reason == "(any)" else reason)
-            frame, total = data.alerts(cursor, where)
+    def body(cursor, now: datetime):
+        where = data.AlertFilter(since=now - timedelta(minutes=minutes), until=now,
+                                 decisions=tuple(decisions), reason=None if reason == "(any)" else reason)
+        frame, total = data.alerts(cursor, where)
         st.metric("Alerts matching", f"{total:,}")
         if frame.empty:
             st.info(f"No alert matches in the {window_label(minutes)}.")
         else:
             st.caption(f"The newest {len(frame):,} of {total:,}")
             st.dataframe(frame, hide_index=True, width="stretch")
-        rendered_mark(now, started)
     body()
 
 
@@ -146,17 +145,11 @@ def customer() -> None:
         st.query_params["customer"] = customer_id  # a link to this customer
 
     @every_refresh
-    def body():
-        started = time.monotonic()
+    def body(cursor, now: datetime):
         if not customer_id:
             st.info("Enter a customer id, or pick a customer with a recent alert in the sidebar.")
-            rendered_mark(now, started)
             return
-        with resources().pool.cursor() as cursor:
-            frame = data.customer_transactions(cursor, customer_id, velocity)
-            read_at = data.database_now(cursor)
-        show_customer(frame, velocity)
-        rendered_mark(read_at, started)
+        show_customer(data.customer_transactions(cursor, customer_id, velocity), velocity)
     body()
 
 
@@ -188,15 +181,11 @@ def model() -> None:
     minutes = window_picker("model_window")
 
     @every_refresh
-    def body():
-        started = time.monotonic()
-        with resources().pool.cursor() as cursor:
-            now = data.database_now(cursor)
-            live = data.score_distribution(cursor, now - timedelta(minutes=minutes))
-            figures = data.overview(cursor, now - timedelta(minutes=1), recent_batches=1)
+    def body(cursor, now: datetime):
+        live = data.score_distribution(cursor, now - timedelta(minutes=minutes))
+        figures = data.overview(cursor, now - timedelta(minutes=1), recent_batches=1)
         version = figures.model_version or resources().config.model.artifact_dir().name
         show_model(version, live, minutes)
-        rendered_mark(now, started)
     body()
 
 
@@ -237,23 +226,17 @@ def rejected() -> None:
     minutes = window_picker("rejected_window")
 
     @every_refresh
-    def body():
-        started = time.monotonic()
-        with resources().pool.cursor() as cursor:
-            now = data.database_now(cursor)
-            since = now - timedelta(minutes=minutes)
-            by_reason = data.rejected_by_reason(cursor, since)
+    def body(cursor, now: datetime):
+        since = now - timedelta(minutes=minutes)
+        by_reason = data.rejected_by_reason(cursor, since)
         st.metric("Rejected messages", f"{int(by_reason['messages'].sum()):,}")
         if by_reason.empty:
             st.info(f"No message was rejected in the {window_label(minutes)}.")
-            rendered_mark(now, started)
             return
         st.bar_chart(by_reason.set_index("reason_code"))
         st.dataframe(by_reason, hide_index=True)
         st.subheader("Newest rejected messages (raw bytes, escaped)")
         reason = st.selectbox("Reason", list(by_reason["reason_code"]), key="rejected_reason")
-        with resources().pool.cursor() as cursor:
-            samples = data.rejected_samples(cursor, reason, since)
+        samples = data.rejected_samples(cursor, reason, since)
         st.table(samples.set_index("committed_at"))  # plain text cells: the raw bytes are never markup
-        rendered_mark(now, started)
     body()

@@ -126,14 +126,17 @@ def _await(query, stop_requested: threading.Event, policy: RestartPolicy):
 
 
 def _log_progress(progress: dict | None, last_logged):
-    """Spark's view of each finished micro-batch: input and processing rates."""
+    """Spark's view of each finished micro-batch: input and processing rates, and where the
+    trigger's time went outside foreachBatch (offsets, planning, checkpoint writes)."""
     if not progress or progress.get("batchId") == last_logged:
         return last_logged
-    log.info("progress batch %s: %s rows, input %.0f rows/s, processed %.0f rows/s, trigger %s ms",
+    durations = dict(progress.get("durationMs", {}))
+    trigger_ms = durations.pop("triggerExecution", None)
+    log.info("progress batch %s: %s rows, input %.0f rows/s, processed %.0f rows/s, trigger %s ms (%s)",
              progress.get("batchId"), progress.get("numInputRows"), progress.get("inputRowsPerSecond") or 0.0,
-             progress.get("processedRowsPerSecond") or 0.0, progress.get("durationMs", {}).get("triggerExecution"))
+             progress.get("processedRowsPerSecond") or 0.0, trigger_ms,
+             " ".join(f"{name} {ms}" for name, ms in sorted(durations.items(), key=lambda item: -item[1]) if ms))
     return progress.get("batchId")
-
 
 if __name__ == "__main__":
     sys.exit(main())
