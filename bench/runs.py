@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from core.config import PROJECT_ROOT, AppConfig
@@ -88,12 +89,20 @@ def ledger_totals(config: AppConfig, stream_id: str) -> dict:
         return dict(zip(names, cursor.fetchone()))
 
 
-def row_latencies_ms(config: AppConfig, stream_id: str) -> list[float]:
-    """Per-row latency, producer send time (Kafka timestamp) to MySQL commit, of every scored row."""
+def row_latencies_ms(config: AppConfig, stream_id: str,
+                     warm_up_seconds: float) -> tuple[list[float], list[float]]:
+    """Per-row latency, producer send time (Kafka timestamp) to MySQL commit, of every scored
+    row: those sent in the first warm_up_seconds of the load, and the rest."""
     sql = named_statements("bench.sql")
     with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
         cursor.execute(sql["row_latencies"], {"stream_id": stream_id})
-        return [float(row[0]) for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+    if not rows:
+        return [], []
+    split_at = min(sent_at for sent_at, _ in rows) + timedelta(seconds=warm_up_seconds)
+    before = [float(latency_ms) for sent_at, latency_ms in rows if sent_at < split_at]
+    after = [float(latency_ms) for sent_at, latency_ms in rows if sent_at >= split_at]
+    return before, after
 
 
 def scored_rows_estimate(config: AppConfig) -> int:

@@ -10,7 +10,7 @@ FROM stream_batches WHERE stream_id = %(stream_id)s;
 -- name: row_latencies
 -- A row is committed with its batch's ledger row (committed_at, written by the batch's commit
 -- transaction); kafka_timestamp is the producer's send time.
-SELECT TIMESTAMPDIFF(MICROSECOND, s.kafka_timestamp, b.committed_at) / 1000.0
+SELECT s.kafka_timestamp, TIMESTAMPDIFF(MICROSECOND, s.kafka_timestamp, b.committed_at) / 1000.0
 FROM scored_transactions s
 JOIN stream_batches b ON b.stream_id = s.stream_id AND b.batch_id = s.batch_id
 WHERE s.stream_id = %(stream_id)s;
