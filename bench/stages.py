@@ -16,15 +16,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import pyarrow as pa  # noqa: E402
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from core.config import AppConfig, load_config  # noqa: E402
 from core.spark import build_spark_session  # noqa: E402
 from decisions.rules import with_decision  # noqa: E402
-from events.parse import valid_payments  # noqa: E402
 from features.engine import FeatureState, apply_batch  # noqa: E402
-from pipeline.driver_batch import collect_batch, engine_labels, engine_payments  # noqa: E402
+from pipeline.driver_batch import collect_batch, engine_labels, engine_payments, payments_frame  # noqa: E402
 from pipeline.scoring_batch import (score_bands, scored_feature_names,  # noqa: E402
                                     batch_tags, with_features_and_score)
 from pipeline.scoring_query import load_scoring_model, parsed_records, with_stream_overrides  # noqa: E402
@@ -98,12 +98,13 @@ def run_stages(spark: SparkSession, config: AppConfig, batch_rows: int) -> dict:
     register_insert_ignore_dialect(spark)
     names = scored_feature_names(config)
     decide = with_decision(config.decisions.rules, score_bands(config, model))
+    add_features_and_score = with_features_and_score(names, model.version)
     sink = MySqlBatchSink(config.mysql, topics.payments)
     stream_id = f"bench-stages-{int(time.time())}"
     timer, state, payments_total = Timer(), FeatureState(), 0
     for index in range(batches):
         ranges = {topic: slice_bounds(e, batches, index) for topic, e in ends.items()}
-        parsed_df = parsed_records(read_slice(spark, config, ranges), topics.labels).persist()
+        parsed_df = parsed_records(read_slice(spark, config, ranges), topics.labels)
         batch = timer.timed("read_parse", lambda: collect_batch(parsed_df))
         payments, labels = engine_payments(batch.payments), engine_labels(batch.labels)
         features, state = timer.timed("features", lambda: apply_batch(state, payments, labels,
@@ -113,16 +114,15 @@ def run_stages(spark: SparkSession, config: AppConfig, batch_rows: int) -> dict:
         table = spark.sparkContext.broadcast(feature_table(batch.payment_keys()[written], features[written],
                                                            table_names))
         scored = features_and_score_column(table, names, model.folder, model.feature_names)
-        scored_df = (valid_payments(parsed_df).transform(with_features_and_score(scored, names, model.version))
-                     .transform(decide).persist())
+        payments_df = payments_frame(spark, batch.payments.filter(pa.array(written)))
+        scored_df = payments_df.transform(add_features_and_score, scored).transform(decide).persist()
         timer.timed("scoring", scored_df.count)
         key = BatchKey(stream_id, index)
         renamed_df = scored_df.withColumn("transaction_id", F.concat(F.lit("s-"), "transaction_id")).select(
             "*", *batch_tags(key))
         timer.timed("mysql_write", lambda: write_and_commit(sink, key, renamed_df, batch, written, state))
         payments_total += batch.payments.num_rows
-        for frame in (scored_df, parsed_df):
-            frame.unpersist()
+        scored_df.unpersist()
         table.destroy()
     delete_stage_rows(config, stream_id)
     return {"records": records, "payments": payments_total, "micro_batches": batches,

@@ -2,13 +2,14 @@
 columns the feature engine reads from them."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 from events.schemas import FRAUD_LABEL_SCHEMA, PAYMENT_SCHEMA, REJECTED_SCHEMA
 from udfs.scoring import row_keys
@@ -49,6 +50,19 @@ def split_records(records: pa.Table) -> DriverBatch:
     return DriverBatch(rows_in=records.num_rows, payments=payments,
                        labels=records.filter(pc.and_(valid, is_label)).select(FRAUD_LABEL_SCHEMA.fieldNames()),
                        rejected=records.filter(pc.invert(valid)).select(REJECTED_SCHEMA.fieldNames()))
+
+
+def payments_frame(spark: SparkSession, payments: pa.Table) -> DataFrame:
+    """Payments the driver holds as a DataFrame (PAYMENT_SCHEMA) in one partition per core.
+
+    The scoring job starts from the driver's copy rather than from the Kafka records: reading
+    and parsing them again (or caching them for it) and planning the parse a second time cost
+    more than sending the payments to Spark (measured: ~0.3 s of a 6,000-payment batch)."""
+    cores = spark.sparkContext.defaultParallelism
+    rows_per_partition = max(1, math.ceil(payments.num_rows / cores))
+    # createDataFrame makes a partition of each record batch (split at arrow.maxRecordsPerBatch).
+    sliced = pa.Table.from_batches(payments.combine_chunks().to_batches(max_chunksize=rows_per_partition))
+    return spark.createDataFrame(sliced, PAYMENT_SCHEMA).coalesce(cores)
 
 
 def engine_payments(payments: pa.Table) -> pd.DataFrame:
