@@ -134,7 +134,11 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=200_000)
     args = parser.parse_args()
     config = load_config()
-    result = run_comparison(config, SparkCluster.from_config(config), args.messages)
+    cluster = SparkCluster.from_config(config)
+    try:
+        result = run_comparison(config, cluster, args.messages)
+    finally:
+        cluster.stop()  # its ports would stop another checkout's cluster test
     print_result(result)
     print(f"results: {report.save('cluster', result)}")
     return 0 if shared_and_correct(result) else 1

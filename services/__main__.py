@@ -19,13 +19,22 @@ from services.topics import ensure_topics
 log = logging.getLogger("services")
 
 
+def stop_all(config, broker: KafkaBroker, database: MariaDbServer) -> None:
+    """Everything the project starts on this machine: dashboard, Spark cluster, broker, database
+    (a cluster left running would hold its ports against another checkout's tests)."""
+    for service in (DashboardServer.from_config(config), SparkCluster.from_config(config), broker, database):
+        stopped = service.stop()
+        log.info("%s %s", type(service).__name__, "stopped" if stopped else "was not running")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services",
                                      description="Local Kafka broker and MariaDB for development and tests.")
     parser.add_argument("command", choices=("up", "down", "reset", "status", "migrate", "topics",
                                             "cluster-up", "cluster-down", "dashboard-up", "dashboard-down"),
                         help="up: start both (idempotent), create topics, apply migrations; "
-                             "down: stop both, keep data; reset: stop and wipe all local data; "
+                             "down: stop them, the dashboard and a local Spark cluster, keep data; "
+                             "reset: stop all and wipe all local data; "
                              "status: show what runs; migrate / topics: only that step; "
                              "cluster-up / cluster-down: a local Spark standalone cluster (master + 2 workers); "
                              "dashboard-up / dashboard-down: the monitoring dashboard (Streamlit)")
@@ -42,14 +51,9 @@ def main(argv: list[str] | None = None) -> int:
             log.info("services ready: Kafka %s, MariaDB %s:%s/%s", broker.bootstrap,
                      database.host, database.port, database.database)
         elif args.command == "down":
-            for service in (broker, database):
-                stopped = service.stop()
-                log.info("%s %s", type(service).__name__, "stopped" if stopped else "was not running")
+            stop_all(config, broker, database)
         elif args.command == "reset":
-            DashboardServer.from_config(config).stop()
-            SparkCluster.from_config(config).stop()
-            broker.stop()
-            database.stop()
+            stop_all(config, broker, database)
             shutil.rmtree(config.local_services.state_dir, ignore_errors=True)
             log.info("wiped %s", config.local_services.state_dir)
         elif args.command == "status":
