@@ -102,12 +102,18 @@ def overview(cursor, since: datetime, recent_batches: int = 200) -> Overview:
     cursor.execute(statement("recent_batches"), {"since": since, "limit": recent_batches})
     recent = _frame(cursor, ["batch_id", "rows_in", "started_at", "committed_at", "latency_p50_ms",
                              "latency_p95_ms", "latency_p99_ms", "latency_max_ms", "model_version"])
-    cursor.execute(statement("latest_batch"))
-    latest = cursor.fetchone()
+    model_version, last_commit = latest_batch(cursor)
     for column in per_minute.columns[1:]:
         per_minute[column] = per_minute[column].astype("int64")
     return Overview(batches, *totals, per_minute=per_minute, recent=recent,
-                    model_version=latest[0] if latest else None, last_commit=latest[1] if latest else None)
+                    model_version=model_version, last_commit=last_commit)
+
+
+def latest_batch(cursor) -> tuple[str | None, datetime | None]:
+    """Model version and commit time of the newest committed batch (None, None before any)."""
+    cursor.execute(statement("latest_batch"))
+    latest = cursor.fetchone()
+    return (latest[0], latest[1]) if latest else (None, None)
 
 
 @dataclass(frozen=True)

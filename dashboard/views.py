@@ -183,8 +183,7 @@ def model() -> None:
     @every_refresh
     def body(cursor, now: datetime):
         live = data.score_distribution(cursor, now - timedelta(minutes=minutes))
-        figures = data.overview(cursor, now - timedelta(minutes=1), recent_batches=1)
-        version = figures.model_version or resources().config.model.artifact_dir().name
+        version = data.latest_batch(cursor)[0] or resources().config.model.artifact_dir().name
         show_model(version, live, minutes)
     body()
 

@@ -108,6 +108,7 @@ class BatchScorer:
     def __init__(self, spark: SparkSession, config: AppConfig, model: ModelArtifact, sink: MySqlBatchSink):
         self.spark, self.model, self.sink = spark, model, sink
         self.feature_names = scored_feature_names(config)
+        self.table_names = table_feature_names(self.feature_names, model.feature_names)
         compile_rules(spark, config.decisions.rules, scored_schema(self.feature_names))
         self.decide = with_decision(config.decisions.rules, score_bands(config, model))
         self.add_features_and_score = with_features_and_score(self.feature_names, model.version)
@@ -128,8 +129,7 @@ class BatchScorer:
 
     def _score_and_append(self, key: BatchKey, payments_df: DataFrame, keys: np.ndarray,
                           features: pd.DataFrame) -> None:
-        names = table_feature_names(self.feature_names, self.model.feature_names)
-        table = self.spark.sparkContext.broadcast(feature_table(keys, features, names))
+        table = self.spark.sparkContext.broadcast(feature_table(keys, features, self.table_names))
         try:
             scored = features_and_score_column(table, self.feature_names, self.model.folder,
                                                self.model.feature_names)
@@ -158,7 +158,7 @@ def make_batch_processor(spark: SparkSession, config: AppConfig, model: ModelArt
         features, state = apply_batch(store.state_before(batch_id), payments_in, labels_in,
                                       config.features, batch_id)
         clock.lap("features")
-        result = CommitResult({}, latency_percentiles(None), {})
+        result = CommitResult({}, latency_percentiles(None))
         if committed:
             log.info("batch %d was already committed; state advanced, nothing written", batch_id)
         else:

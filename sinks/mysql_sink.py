@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -53,12 +52,11 @@ class BatchKey:
 
 @dataclass(frozen=True)
 class CommitResult:
-    """What a committed batch stored (rows per kind), the send-to-commit latency recorded in its
-    ledger row, and seconds per sink stage."""
+    """What a committed batch stored (rows per kind) and the send-to-commit latency recorded in
+    its ledger row."""
 
     stored: dict[str, int]
     latency: dict[str, int | None]
-    seconds: dict[str, float]
 
 
 def current_stream_id(spark: SparkSession) -> str:
@@ -122,11 +120,9 @@ class MySqlBatchSink:
         written: per payment of batch.payments, whether it was sent to append_scored (the
         engine's duplicates were not). ledger: the batch's figures for stream_batches.
         """
-        started = time.monotonic()
         with self.connection.cursor() as cursor:
             stored = self._commit_rows(cursor, key, batch, written, ledger)
-        return CommitResult(stored, {k: v for k, v in ledger.items() if k.startswith("latency_")},
-                            {"commit": time.monotonic() - started})
+        return CommitResult(stored, {k: v for k, v in ledger.items() if k.startswith("latency_")})
 
     def _commit_rows(self, cursor, key: BatchKey, batch: DriverBatch, written: np.ndarray, ledger: dict) -> dict:
         cursor.execute(self.statements["database_now"])
