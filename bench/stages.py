@@ -2,7 +2,7 @@
 under spark-submit): the same functions as the job, over the same micro-batches, timed apart.
 
 Stages: Kafka read + parse (+ collect to the driver), features (numpy engine), model scoring
-(feature lookup + model in the pandas UDF, decision rules; no sink), MySQL write (JDBC append
+(payments and features to Spark, model in the pandas UDF, decision rules; no sink), MySQL write (JDBC append
 + the batch's transaction). The MySQL stage writes under its own stream id and transaction-id
 prefix, then deletes its rows.
 """
@@ -25,13 +25,11 @@ from core.spark import build_spark_session  # noqa: E402
 from decisions.rules import with_decision  # noqa: E402
 from features.engine import FeatureState, apply_batch  # noqa: E402
 from pipeline.driver_batch import collect_batch, engine_labels, engine_payments, payments_frame  # noqa: E402
-from pipeline.scoring_batch import (score_bands, scored_feature_names,  # noqa: E402
-                                    batch_tags, with_features_and_score)
+from pipeline.scoring_batch import batch_tags, score_bands, scored_feature_names, with_score  # noqa: E402
 from pipeline.scoring_query import load_scoring_model, parsed_records, with_stream_overrides  # noqa: E402
 from sinks.mysql_connection import connect  # noqa: E402
 from sinks.mysql_sink import (BatchKey, MySqlBatchSink, latency_percentiles, register_insert_ignore_dialect,  # noqa: E402
                               utc_now)
-from udfs.scoring import feature_table, features_and_score_column, table_feature_names  # noqa: E402
 
 STAGES = ("read_parse", "features", "scoring", "mysql_write")
 
@@ -98,7 +96,7 @@ def run_stages(spark: SparkSession, config: AppConfig, batch_rows: int) -> dict:
     register_insert_ignore_dialect(spark)
     names = scored_feature_names(config)
     decide = with_decision(config.decisions.rules, score_bands(config, model))
-    add_features_and_score = with_features_and_score(names, model.version)
+    add_score = with_score(model)
     sink = MySqlBatchSink(config.mysql, topics.payments)
     stream_id = f"bench-stages-{int(time.time())}"
     timer, state, payments_total = Timer(), FeatureState(), 0
@@ -110,12 +108,9 @@ def run_stages(spark: SparkSession, config: AppConfig, batch_rows: int) -> dict:
         features, state = timer.timed("features", lambda: apply_batch(state, payments, labels,
                                                                       config.features, index))
         written = ~features["is_duplicate"].to_numpy(dtype=bool)
-        table_names = table_feature_names(names, model.feature_names)
-        table = spark.sparkContext.broadcast(feature_table(batch.payment_keys()[written], features[written],
-                                                           table_names))
-        scored = features_and_score_column(table, names, model.folder, model.feature_names)
-        payments_df = payments_frame(spark, batch.payments.filter(pa.array(written)))
-        scored_df = payments_df.transform(add_features_and_score, scored).transform(decide).persist()
+        payments_df = timer.timed("scoring", lambda: payments_frame(
+            spark, batch.payments.filter(pa.array(written)), features[written], names))
+        scored_df = payments_df.transform(add_score).transform(decide).persist()
         timer.timed("scoring", scored_df.count)
         key = BatchKey(stream_id, index)
         renamed_df = scored_df.withColumn("transaction_id", F.concat(F.lit("s-"), "transaction_id")).select(
@@ -123,7 +118,6 @@ def run_stages(spark: SparkSession, config: AppConfig, batch_rows: int) -> dict:
         timer.timed("mysql_write", lambda: write_and_commit(sink, key, renamed_df, batch, written, state))
         payments_total += batch.payments.num_rows
         scored_df.unpersist()
-        table.destroy()
     delete_stage_rows(config, stream_id)
     return {"records": records, "payments": payments_total, "micro_batches": batches,
             "seconds": {s: round(v, 2) for s, v in timer.seconds.items()},

@@ -85,3 +85,8 @@ def feature_field(name: str) -> T.StructField:
     if name.startswith(("is_", "during_")):
         return T.StructField(name, T.IntegerType(), False)
     return T.StructField(name, T.DoubleType(), False)
+
+
+def payment_with_features_schema(feature_names: list[str]) -> T.StructType:
+    """A valid payment and the features the engine computed for it: what the model scores."""
+    return T.StructType([*PAYMENT_SCHEMA.fields, *[feature_field(name) for name in feature_names]])

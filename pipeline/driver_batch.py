@@ -11,10 +11,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 
-from events.schemas import FRAUD_LABEL_SCHEMA, PAYMENT_SCHEMA, REJECTED_SCHEMA
-from udfs.scoring import row_keys
+from events.schemas import FRAUD_LABEL_SCHEMA, PAYMENT_SCHEMA, REJECTED_SCHEMA, payment_with_features_schema
 
 MICROS = pa.timestamp("us", tz="UTC")
+ROW_KEY_SHIFT = 40  # row key = kafka_partition << 40 | kafka_offset (offsets stay far below 2**40)
+ARROW_TYPE = {"long": pa.int64(), "integer": pa.int32(), "double": pa.float64()}
+
+
+def row_keys(partitions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """One int64 per Kafka record, from its partition and offset."""
+    return (np.asarray(partitions, dtype=np.int64) << ROW_KEY_SHIFT) | np.asarray(offsets, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -52,17 +58,32 @@ def split_records(records: pa.Table) -> DriverBatch:
                        rejected=records.filter(pc.invert(valid)).select(REJECTED_SCHEMA.fieldNames()))
 
 
-def payments_frame(spark: SparkSession, payments: pa.Table) -> DataFrame:
-    """Payments the driver holds as a DataFrame (PAYMENT_SCHEMA) in one partition per core.
+def with_feature_columns(payments: pa.Table, features: pd.DataFrame, feature_names: list[str]) -> pa.Table:
+    """The payments with their features appended (features: one row per payment, same order),
+    typed as payment_with_features_schema; a missing value (NaN) becomes 0."""
+    schema = payment_with_features_schema(feature_names)
+    columns = {name: pa.array(np.nan_to_num(features[name].to_numpy(dtype=np.float64)),
+                              pa.float64()).cast(ARROW_TYPE[schema[name].dataType.typeName()])
+               for name in feature_names}
+    return pa.Table.from_arrays([*payments.columns, *columns.values()],
+                                names=[*payments.column_names, *columns])
+
+
+def payments_frame(spark: SparkSession, payments: pa.Table, features: pd.DataFrame,
+                   feature_names: list[str]) -> DataFrame:
+    """Payments the driver holds, with their features, as a DataFrame
+    (payment_with_features_schema) in one partition per core.
 
     The scoring job starts from the driver's copy rather than from the Kafka records: reading
     and parsing them again (or caching them for it) and planning the parse a second time cost
-    more than sending the payments to Spark (measured: 0.92 -> 0.79 s a 6,000-payment batch)."""
+    more than sending the payments to Spark (measured: 0.92 -> 0.79 s a 6,000-payment batch).
+    The features travel as columns, so the scoring UDF needs no lookup table."""
+    table = with_feature_columns(payments, features, feature_names)
     cores = spark.sparkContext.defaultParallelism
-    rows_per_partition = max(1, math.ceil(payments.num_rows / cores))
+    rows_per_partition = max(1, math.ceil(table.num_rows / cores))
     # createDataFrame makes a partition of each record batch (split at arrow.maxRecordsPerBatch).
-    sliced = pa.Table.from_batches(payments.combine_chunks().to_batches(max_chunksize=rows_per_partition))
-    return spark.createDataFrame(sliced, PAYMENT_SCHEMA).coalesce(cores)
+    sliced = pa.Table.from_batches(table.combine_chunks().to_batches(max_chunksize=rows_per_partition))
+    return spark.createDataFrame(sliced, payment_with_features_schema(feature_names)).coalesce(cores)
 
 
 def engine_payments(payments: pa.Table) -> pd.DataFrame:

@@ -1,8 +1,8 @@
 """What the scoring query does with each micro-batch (its foreachBatch function).
 
 parsed records -> the driver (one Spark job) -> features (numpy engine, state as of the
-previous batch) -> the payments back to Spark from the driver's copy: feature lookup + model
-score (one pandas UDF) + decision ->
+previous batch) -> the payments and their features back to Spark from the driver's copy:
+model score (one pandas UDF) + decision ->
 JDBC append (INSERT IGNORE) -> one MySQL transaction (rejected, labels, resends, alerts,
 ledger) -> alerts and dead letters to Kafka -> the feature state's delta.
 """
@@ -12,7 +12,6 @@ import logging
 import time
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -21,7 +20,7 @@ from pyspark.sql import types as T
 
 from core.config import AppConfig
 from decisions.rules import ScoreBands, compile_rules, with_decision
-from events.schemas import PAYMENT_SCHEMA, feature_field
+from events.schemas import payment_with_features_schema
 from features.definitions import all_feature_names
 from features.engine import apply_batch
 from features.state_store import FeatureStateStore
@@ -30,7 +29,7 @@ from sinks.kafka_outbox import KafkaOutbox
 from sinks.mysql_sink import (BatchKey, CommitResult, MySqlBatchSink, current_stream_id, latency_percentiles,
                               utc_now)
 from udfs.model_artifact import ModelArtifact
-from udfs.scoring import feature_table, features_and_score_column, table_feature_names
+from udfs.scoring import model_score_column
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +49,19 @@ def score_bands(config: AppConfig, model: ModelArtifact) -> ScoreBands:
 
 def scored_schema(feature_names: list[str]) -> T.StructType:
     """Columns a decision rule can use: the payment, its features, score and model_version."""
-    return T.StructType([*PAYMENT_SCHEMA.fields, *[feature_field(n) for n in feature_names],
+    return T.StructType([*payment_with_features_schema(feature_names).fields,
                          T.StructField("score", T.DoubleType(), True),
                          T.StructField("model_version", T.StringType(), True)])
 
 
-def with_features_and_score(feature_names: list[str], model_version: str):
-    """Transform: valid payments and the UDF's struct column -> + features and score, rows the
-    UDF found only, + the model version. The projection is built once, here: building its ~30
-    columns is a round trip to the JVM each, which every micro-batch would pay (~40 ms)."""
-    projection = [*PAYMENT_SCHEMA.fieldNames(), *[F.col(f"_scored.{n}").alias(n) for n in feature_names],
-                  F.col("_scored.score").alias("score"), F.lit(model_version).alias("model_version")]
-    found = F.col("_scored.found")
+def with_score(model: ModelArtifact):
+    """Transform: payments with their features -> + the model's score and version. The UDF
+    column is built once, here, not per micro-batch (each column built is a JVM round trip)."""
+    columns = [model_score_column(model.folder, model.feature_names).alias("score"),
+               F.lit(model.version).alias("model_version")]
 
-    def transform(payments_df: DataFrame, scored: Column) -> DataFrame:
-        return payments_df.select("*", scored.alias("_scored")).where(found).select(*projection)
+    def transform(payments_df: DataFrame) -> DataFrame:
+        return payments_df.select("*", *columns)
     return transform
 
 
@@ -108,10 +105,9 @@ class BatchScorer:
     def __init__(self, spark: SparkSession, config: AppConfig, model: ModelArtifact, sink: MySqlBatchSink):
         self.spark, self.model, self.sink = spark, model, sink
         self.feature_names = scored_feature_names(config)
-        self.table_names = table_feature_names(self.feature_names, model.feature_names)
         compile_rules(spark, config.decisions.rules, scored_schema(self.feature_names))
         self.decide = with_decision(config.decisions.rules, score_bands(config, model))
-        self.add_features_and_score = with_features_and_score(self.feature_names, model.version)
+        self.add_score = with_score(model)
 
     def write(self, key: BatchKey, batch: DriverBatch, features: pd.DataFrame, ledger: dict,
               clock: StageClock) -> CommitResult:
@@ -119,25 +115,14 @@ class BatchScorer:
         self.sink.clear_attempt(key)
         written = ~features["is_duplicate"].to_numpy(dtype=bool)
         if written.any():
-            payments_df = payments_frame(self.spark, batch.payments.filter(pa.array(written)))
-            self._score_and_append(key, payments_df, batch.payment_keys()[written], features[written])
+            payments_df = payments_frame(self.spark, batch.payments.filter(pa.array(written)), features[written],
+                                         self.feature_names)
+            self.sink.append_scored(payments_df.transform(self.add_score).transform(self.decide, batch_tags(key)))
         clock.lap("score+append")
         ledger = {**ledger, "model_version": self.model.version, **latency_percentiles(batch.sent_at_us())}
         result = self.sink.commit(key, batch, written, ledger)
         clock.lap("commit")
         return result
-
-    def _score_and_append(self, key: BatchKey, payments_df: DataFrame, keys: np.ndarray,
-                          features: pd.DataFrame) -> None:
-        table = self.spark.sparkContext.broadcast(feature_table(keys, features, self.table_names))
-        try:
-            scored = features_and_score_column(table, self.feature_names, self.model.folder,
-                                               self.model.feature_names)
-            self.sink.append_scored(payments_df
-                                    .transform(self.add_features_and_score, scored)
-                                    .transform(self.decide, batch_tags(key)))
-        finally:
-            table.destroy()
 
 
 def make_batch_processor(spark: SparkSession, config: AppConfig, model: ModelArtifact, sink: MySqlBatchSink,

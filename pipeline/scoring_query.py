@@ -19,7 +19,7 @@ from events.schemas import KAFKA_RECORD_SCHEMA
 from features.definitions import model_feature_names
 from features.state_store import FeatureStateStore
 from pipeline.driver_batch import collect_batch
-from pipeline.scoring_batch import make_batch_processor, scored_feature_names
+from pipeline.scoring_batch import make_batch_processor
 from sinks.kafka_outbox import KafkaOutbox
 from sinks.mysql_sink import MySqlBatchSink, register_insert_ignore_dialect
 from udfs.model_artifact import ModelArtifact, load_artifact
@@ -55,7 +55,7 @@ def warm_up(spark: SparkSession, config: AppConfig, model: ModelArtifact) -> Non
     first micro-batch (which otherwise pays for all of it)."""
     started = time.monotonic()
     ship_model(spark, model.folder)
-    warm_up_workers(spark, model.folder, scored_feature_names(config), model.feature_names)
+    warm_up_workers(spark, model.folder, model.feature_names)
     warm_up_parsers(spark, config.kafka.topics)
     log.info("Python workers started, model loaded, parsers compiled in %.1f s", time.monotonic() - started)
 

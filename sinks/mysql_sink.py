@@ -20,10 +20,9 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
 from core.config import MySqlConfig
-from pipeline.driver_batch import DriverBatch
+from pipeline.driver_batch import DriverBatch, row_keys
 from sinks.mysql_connection import ReusedConnection, named_statements
 from sinks.resends import Resolution, missing_rows, resolve, stored_payment
-from udfs.scoring import row_keys
 
 QUERY_ID_PROPERTY = "sql.streaming.queryId"
 COMMIT_SQL = "commit_batch.sql"

@@ -1,10 +1,9 @@
 """Score payments with the pre-trained model as a vectorised pandas UDF (iterator form).
 
-The features of a micro-batch are computed on the driver (features/); they reach the Python
-workers as a broadcast table keyed by Kafka partition/offset. One pandas UDF looks each
-payment's features up and scores them, so a row crosses into Python once. The model is
-loaded once per Python worker (and kept while the worker is reused), checked against the
-features the stream computes and the installed scikit-learn.
+The features of a micro-batch are computed on the driver (features/) and travel to Spark as
+columns of the payments; the UDF receives the model's inputs and returns the probability.
+The model is loaded once per Python worker (and kept while the worker is reused), checked
+against the features the stream computes and the installed scikit-learn.
 """
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Iterator, Tuple
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -22,13 +21,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.functions import pandas_udf
 
-from events.schemas import feature_field
 from udfs.model_artifact import ModelArtifact, load_artifact
 
 _LOADED: dict[tuple[str, tuple[str, ...]], ModelArtifact] = {}
-ROW_KEY_SHIFT = 40  # row key = kafka_partition << 40 | kafka_offset (offsets stay far below 2**40)
-KEY = "_key"
-NUMPY_TYPE = {T.LongType: np.int64, T.IntegerType: np.int32, T.DoubleType: np.float64}
 
 
 def loaded_model(artifact_dir: str, feature_names: tuple[str, ...]) -> ModelArtifact:
@@ -74,85 +69,31 @@ def shipped_copy(artifact_dir: Path) -> Path:
     return copy if (copy / "metadata.json").exists() else artifact_dir
 
 
-def row_keys(partitions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    return (np.asarray(partitions, dtype=np.int64) << ROW_KEY_SHIFT) | np.asarray(offsets, dtype=np.int64)
+def model_inputs(model_features: list[str]) -> Column:
+    """The model's inputs of a row as one struct of doubles, in the order the model was trained on."""
+    return F.struct(*[F.col(name).cast("double").alias(name) for name in model_features])
 
 
-def feature_table(keys: np.ndarray, features: pd.DataFrame, feature_names: list[str]) -> dict[str, np.ndarray]:
-    """The rows to score as arrays sorted by row key: {KEY: keys, <feature>: values, ...}.
-    features: one row per key (same order), with every name in feature_names."""
-    order = np.argsort(keys, kind="stable")
-    table = {KEY: np.asarray(keys, dtype=np.int64)[order]}
-    for name in feature_names:
-        values = np.nan_to_num(np.asarray(features[name].to_numpy(), dtype=np.float64))[order]
-        table[name] = values.astype(NUMPY_TYPE[type(feature_field(name).dataType)])
-    return table
+def model_score_column(artifact_dir: Path, model_features: list[str]) -> Column:
+    """The model's fraud probability for each row of a frame holding the model's input columns."""
+    path, model_names = str(artifact_dir), tuple(model_features)
 
-
-def table_feature_names(feature_names: list[str], model_features: list[str]) -> list[str]:
-    """What the feature table holds: the stored features and any other model input (amount)."""
-    return list(dict.fromkeys([*feature_names, *model_features]))
-
-
-def scored_struct(feature_names: list[str]) -> T.StructType:
-    """What the UDF returns per row: `found` (the row is in the table), its features, its score."""
-    fields = [T.StructField("found", T.BooleanType()), *[feature_field(name) for name in feature_names],
-              T.StructField("score", T.DoubleType())]
-    return T.StructType([T.StructField(f.name, f.dataType, True) for f in fields])  # Arrow's fields are nullable
-
-
-def lookup_and_score(table: dict[str, np.ndarray], partitions: pd.Series, offsets: pd.Series,
-                     feature_names: list[str], model: ModelArtifact) -> pd.DataFrame:
-    """Features of each (partition, offset) from the table and the model's fraud probability;
-    rows not in the table come back with found = False (and are not scored)."""
-    keys = table[KEY]
-    wanted = row_keys(partitions.to_numpy(), offsets.to_numpy())
-    position = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
-    found = keys[position] == wanted if len(keys) else np.zeros(len(wanted), dtype=bool)
-    column = lambda name: table[name][position] if len(keys) else np.zeros(len(wanted))  # noqa: E731
-    frame = pd.DataFrame({name: column(name) for name in feature_names})
-    score = np.full(len(wanted), np.nan)
-    if found.any():
-        inputs = np.column_stack([column(name)[found].astype(np.float64) for name in model.feature_names])
-        score[found] = model.pipeline.predict_proba(inputs)[:, 1]
-    frame.insert(0, "found", found)
-    frame["score"] = score
-    return frame
-
-
-def features_and_score_column(table_broadcast, feature_names: list[str], artifact_dir: Path,
-                              model_features: list[str]) -> Column:
-    """A struct column (found, features..., score) for a frame with kafka_partition/kafka_offset.
-
-    table_broadcast: a broadcast of `feature_table` holding feature_names and model_features,
-    read once per task by each Python worker."""
-    path, names, model_names = str(artifact_dir), list(feature_names), tuple(model_features)
-
-    @pandas_udf(scored_struct(names))
-    def features_and_score(batches: Iterator[Tuple[pd.Series, pd.Series]]) -> Iterator[pd.DataFrame]:
+    @pandas_udf(T.DoubleType())
+    def model_score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.Series]:
         model = loaded_model(path, model_names)
-        table = table_broadcast.value
-        for partitions, offsets in batches:
-            yield lookup_and_score(table, partitions, offsets, names, model)
+        for inputs in batches:
+            yield pd.Series(model.pipeline.predict_proba(inputs.to_numpy(dtype=np.float64))[:, 1])
 
-    # Non-deterministic: Spark must neither call it twice nor push the `found` filter below it.
-    return features_and_score.asNondeterministic()(F.col("kafka_partition"), F.col("kafka_offset"))
+    # Non-deterministic: Spark must not call the model twice for a row.
+    return model_score.asNondeterministic()(model_inputs(model_features))
 
 
-def warm_up_workers(spark, artifact_dir: Path, feature_names: list[str], model_features: list[str]) -> None:
+def warm_up_workers(spark, artifact_dir: Path, model_features: list[str]) -> None:
     """Start the Python workers and load the model in each before the first micro-batch
     (measured: the first 200k-row batch took ~20 s longer without it), through the same UDF."""
     cores = spark.sparkContext.defaultParallelism
-    keys = np.arange(cores * 4, dtype=np.int64)
-    names = table_feature_names(feature_names, model_features)
-    table = spark.sparkContext.broadcast(feature_table(
-        keys, pd.DataFrame({name: np.zeros(len(keys)) for name in names}), names))
-    try:
-        frame = spark.range(len(keys), numPartitions=cores).select(
-            F.lit(0).alias("kafka_partition"), F.col("id").alias("kafka_offset"))
-        scored = frame.select(features_and_score_column(table, feature_names, artifact_dir, model_features)
-                              .alias("s")).where("s.found")
-        if scored.count() != len(keys):
-            raise RuntimeError("the scoring UDF did not find the warm-up rows it was given")
-    finally:
-        table.destroy()
+    frame = spark.range(cores * 4, numPartitions=cores).select(
+        *[F.lit(0.0).alias(name) for name in model_features])
+    scores = frame.select(model_score_column(artifact_dir, model_features).alias("score")).where("score >= 0")
+    if scores.count() != cores * 4:
+        raise RuntimeError("the scoring UDF did not score the warm-up rows it was given")

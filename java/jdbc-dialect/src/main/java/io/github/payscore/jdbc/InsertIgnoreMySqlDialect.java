@@ -8,9 +8,9 @@ import org.apache.spark.sql.types.StructField;
  * (a payment sent again, or a micro-batch written again after a crash) is skipped instead
  * of failing the whole write. The sink then counts what landed to tell resends apart.
  *
- * Registered by the job (sinks/jdbc_dialect.py) for jdbc:mysql URLs; MariaDB Connector/J
- * takes that scheme with permitMysqlScheme. The statement is built on the driver, so only
- * the driver's JVM needs the registration.
+ * Registered by the job (register_insert_ignore_dialect in sinks/mysql_sink.py) for jdbc:mysql
+ * URLs; MariaDB Connector/J takes that scheme with permitMysqlScheme. The statement is built
+ * on the driver, so only the driver's JVM needs the registration.
  */
 public class InsertIgnoreMySqlDialect extends MySQLDialect {
   private static final String INSERT = "INSERT ";
