@@ -19,6 +19,7 @@ from bench.memory import PeakMemory  # noqa: E402
 from bench.runs import (SPARK_SUBMIT, BenchRun, create_topics, ledger_totals, new_run,  # noqa: E402
                         preload, scored_rows_estimate, start_job)
 from core.config import PROJECT_ROOT, AppConfig, load_config  # noqa: E402
+from core.spark import ARROW_BATCH_ROWS  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -67,7 +68,7 @@ def folder_mib(folder: Path) -> float:
 def settings(config: AppConfig, batch_rows: int, partitions: int) -> dict:
     return {"partitions": partitions, "max_offsets_per_trigger": batch_rows, "trigger": "availableNow",
             "spark_master": config.spark.master, "shuffle_partitions": config.stream.shuffle_partitions,
-            "jdbc_batch_size": config.mysql.jdbc_batch_size, "arrow_max_records_per_batch": 10_000,
+            "jdbc_batch_size": config.mysql.jdbc_batch_size, "arrow_max_records_per_batch": ARROW_BATCH_ROWS,
             "kafka_consumer": dict(config.kafka.consumer)}
 
 
