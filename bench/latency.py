@@ -18,8 +18,8 @@ import numpy as np  # noqa: E402
 
 from bench import report  # noqa: E402
 from bench.memory import PeakMemory  # noqa: E402
-from bench.runs import (BenchRun, create_topics, ledger_totals, new_run, producer_command,  # noqa: E402
-                        row_latencies_ms, scored_rows_estimate, start_job)
+from bench.runs import (BenchRun, add_database_option, create_topics, ledger_totals, new_run,  # noqa: E402
+                        producer_command, row_latencies_ms, run_database, scored_rows_estimate, start_job)
 from core.config import PROJECT_ROOT, AppConfig, load_config  # noqa: E402
 
 READY_MARK = "streaming query started"
@@ -36,6 +36,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--trigger-interval", default="0 seconds",
                         help="micro-batch trigger ('0 seconds': the next batch starts as soon as one ends)")
     parser.add_argument("--max-offsets-per-trigger", type=int, default=50_000)
+    add_database_option(parser)
     return parser.parse_args()
 
 
@@ -77,8 +78,8 @@ def percentiles(latencies_ms: list[float]) -> dict:
 
 def main() -> int:
     args = parse_args()
-    config = load_config()
-    run = new_run("lat")
+    config, database = run_database(load_config(), args.database)
+    run = new_run("lat", database)
     rows_before = scored_rows_estimate(config)
     create_topics(config, run, args.partitions)
     messages = args.rate * (args.warm_up + args.duration)
@@ -106,7 +107,7 @@ def main() -> int:
               "command": "make bench-latency" + (f" ARGS={shlex.quote(' '.join(sys.argv[1:]))}" if sys.argv[1:] else ""),
               "rate": args.rate, "duration_seconds": args.duration, "rows": len(measured_ms),
               "warm_up_seconds": args.warm_up, "warm_up_rows": len(warm_up_ms), "warm_up_latency_ms": warm_up,
-              "batches": totals["batches"], "latency_ms": latency, "scored_transactions_rows_before": rows_before,
+              "batches": totals["batches"], "latency_ms": latency, "database": config.mysql.database, "scored_transactions_rows_before": rows_before,
               "peak_rss_mib": memory.peaks_mib(),
               "settings": {"partitions": args.partitions, "trigger_interval": args.trigger_interval,
                            "max_offsets_per_trigger": args.max_offsets_per_trigger,

@@ -65,7 +65,7 @@ def _throughput_lines(result: dict) -> list[str]:
              f"| end to end (first batch start to last commit) | **{e2e['tx_per_second']:,.0f} tx/s** "
              f"({e2e['rows']:,} rows in {e2e['seconds']:.1f} s, {e2e['batches']} micro-batches; target 25,000) |",
              f"| job wall time incl. start-up | {result['job_wall_seconds']:.1f} s |",
-             f"| rows already in scored_transactions | about {result.get('scored_transactions_rows_before', 0):,} |"]
+             _history_line(result)]
     for stage, rate in (stages.get("rows_per_second") or {}).items():
         lines.append(f"| stage alone: {stage} | {rate:,} rows/s ({stages['seconds'][stage]:.1f} s) |")
     for role, mib in result["peak_rss_mib"].items():
@@ -74,6 +74,13 @@ def _throughput_lines(result: dict) -> list[str]:
                  "snapshot |")
     lines += ["", "Settings: " + ", ".join(f"{k} = {v}" for k, v in result["settings"].items())]
     return lines
+
+
+def _history_line(result: dict) -> str:
+    """Which database the run wrote to and how full its scored_transactions was (the write slows as it grows)."""
+    database, rows = result.get("database", "payments"), result.get("scored_transactions_rows_before", 0)
+    history = f"about {rows:,} rows already there" if rows else "empty at the start of the run"
+    return f"| database; its scored_transactions | {database}; {history} |"
 
 
 def _latency_lines(result: dict) -> list[str]:
@@ -90,7 +97,7 @@ def _latency_lines(result: dict) -> list[str]:
         lines.append(f"| during the warm-up (not in the figures above) | p50 {warm_up['p50']:,} ms, p99 "
                      f"{warm_up['p99']:,} ms, max {warm_up['max']:,} ms ({result['warm_up_rows']:,} rows) |")
     return lines + [
-        f"| rows already in scored_transactions | about {result.get('scored_transactions_rows_before', 0):,} |",
+        _history_line(result),
         "| peak RSS | " + ", ".join(f"{r} {m:,.0f} MiB" for r, m in result["peak_rss_mib"].items()) + " |",
         "", "Settings: " + ", ".join(f"{k} = {v}" for k, v in result["settings"].items())]
 

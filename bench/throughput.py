@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import report  # noqa: E402
 from bench.memory import PeakMemory  # noqa: E402
-from bench.runs import (SPARK_SUBMIT, BenchRun, create_topics, ledger_totals, new_run,  # noqa: E402
-                        preload, scored_rows_estimate, start_job)
+from bench.runs import (SPARK_SUBMIT, BenchRun, add_database_option, create_topics, ledger_totals,  # noqa: E402
+                        new_run, preload, run_database, scored_rows_estimate, start_job)
 from core.config import PROJECT_ROOT, AppConfig, load_config  # noqa: E402
 from core.spark import ARROW_BATCH_ROWS  # noqa: E402
 
@@ -28,6 +28,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--max-offsets-per-trigger", type=int, help="default: stream.max_offsets_per_trigger")
     parser.add_argument("--skip-stages", action="store_true", help="only the end-to-end run")
+    add_database_option(parser)
     return parser.parse_args()
 
 
@@ -55,7 +56,8 @@ def stages_alone(run: BenchRun, batch_rows: int) -> dict:
     with run.log_file.open("a") as log:  # after the job's own output, for when a stage fails
         done = subprocess.run([SPARK_SUBMIT, "bench/stages.py", "--payments-topic", run.payments_topic,
                                "--labels-topic", run.labels_topic, "--batch-rows", str(batch_rows),
-                               "--out", str(out)], cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+                               "--out", str(out)], cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                              env=run.job_environment())
     if done.returncode != 0:
         raise SystemExit(f"the stage benchmark failed (exit {done.returncode}); see {run.log_file}")
     return json.loads(out.read_text())
@@ -74,9 +76,9 @@ def settings(config: AppConfig, batch_rows: int, partitions: int) -> dict:
 
 def main() -> int:
     args = parse_args()
-    config = load_config()
+    config, database = run_database(load_config(), args.database)
     batch_rows = args.max_offsets_per_trigger or config.stream.max_offsets_per_trigger
-    run = new_run("tput")
+    run = new_run("tput", database)
     rows_before = scored_rows_estimate(config)
     create_topics(config, run, args.partitions)
     print(f"preloading {args.messages:,} payments into {run.payments_topic} ({args.partitions} partitions) ...")
@@ -96,7 +98,7 @@ def main() -> int:
               "command": "make bench-throughput" + (f" ARGS={shlex.quote(' '.join(sys.argv[1:]))}"
                                                      if sys.argv[1:] else ""),
               "messages": args.messages, "partitions": args.partitions, "end_to_end": e2e,
-              "scored_transactions_rows_before": rows_before,
+              "database": config.mysql.database, "scored_transactions_rows_before": rows_before,
               "job_wall_seconds": round(wall, 1), "stages_alone": stages, "peak_rss_mib": peaks,
               "state": {"events": e2e["state_events"], "snapshot_mib": folder_mib(run.checkpoint / "feature_state")},
               "settings": settings(config, batch_rows, args.partitions), "machine": report.machine()}
