@@ -10,7 +10,6 @@ import shlex
 import statistics
 import sys
 import time
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,12 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import dashboard_data, report  # noqa: E402
 from bench.browser import (VIEWS, browser_page, exceptions_shown, open_view, screenshot,  # noqa: E402
                            switch_to)
+from bench.runs import bench_database  # noqa: E402
 from core.config import PROJECT_ROOT, AppConfig, load_config  # noqa: E402
 from dashboard import data  # noqa: E402
 from dashboard.views import customer_velocity_columns, training_distribution  # noqa: E402
 from services.dashboard_server import DashboardServer  # noqa: E402
-from services.mariadb_server import MariaDbServer  # noqa: E402
-from services.migrations import apply_migrations  # noqa: E402
 from sinks.mysql_connection import admin_credentials, connect  # noqa: E402
 
 DATABASE = "payments_dashbench"
@@ -42,12 +40,7 @@ def parse_args() -> argparse.Namespace:
 
 def prepared_database(config: AppConfig, rows: int, reload: bool) -> tuple[AppConfig, float | None]:
     """The config pointed at the benchmark database, filled with `rows` payments (loaded if needed)."""
-    server = MariaDbServer.from_config(config)
-    if reload:
-        server.drop_database(DATABASE)
-    server.ensure_database(DATABASE)
-    bench_config = replace(config, mysql=replace(config.mysql, database=DATABASE))
-    apply_migrations(bench_config.mysql)
+    bench_config = bench_database(config, DATABASE, empty=reload)
     user, password = admin_credentials(config.mysql)
     with connect(bench_config.mysql, user=user, password=password) as connection:
         with connection.cursor() as cursor:

@@ -2,8 +2,8 @@
 under spark-submit): the same functions as the job, over the same micro-batches, timed apart.
 
 Stages: Kafka read + parse (+ collect to the driver), features (numpy engine), model scoring
-(payments and features to Spark, model in the pandas UDF, decision rules; no sink), MySQL write (JDBC append
-+ the batch's transaction). The MySQL stage writes under its own stream id and transaction-id
+(payments and features to Spark, model in the pandas UDF, decision rules; no sink), MySQL
+write (JDBC append + the batch's transaction). The MySQL stage writes under its own stream id and transaction-id
 prefix, then deletes its rows.
 """
 from __future__ import annotations
