@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from core.config import PROJECT_ROOT, AppConfig
-from events.kafka_source import read_payment_records
+from events.kafka_source import read_payment_records, recent_payment_records
 from events.parse import parse_records
 from events.schemas import KAFKA_RECORD_SCHEMA
 from features.definitions import model_feature_names
@@ -57,7 +57,9 @@ def warm_up(spark: SparkSession, config: AppConfig, model: ModelArtifact) -> Non
     ship_model(spark, model.folder)
     warm_up_workers(spark, model.folder, model.feature_names)
     warm_up_parsers(spark, config.kafka.topics)
-    log.info("Python workers started, model loaded, parsers compiled in %.1f s", time.monotonic() - started)
+    recent = warm_up_kafka_read(spark, config)
+    log.info("Python workers started, model loaded, parsers compiled, %d recent Kafka records parsed in %.1f s",
+             recent, time.monotonic() - started)
 
 
 WARM_UP_PAYMENTS = 50_000
@@ -76,6 +78,20 @@ def warm_up_parsers(spark: SparkSession, topics) -> None:
     batch = collect_batch(parsed_records(records_df, topics.labels))
     if batch.payments.num_rows < WARM_UP_PAYMENTS:
         raise RuntimeError(f"the parser rejected warm-up payments: {batch.rejected.num_rows} rejected")
+
+
+WARM_UP_KAFKA_RECORDS = 200_000
+
+
+def warm_up_kafka_read(spark: SparkSession, config: AppConfig) -> int:
+    """Read and parse (read-only, nothing committed) up to 200k of the payments topic's latest
+    records, so the JVM has compiled the Kafka consumer's path and the parse on real records
+    too. Measured, 600k preloaded: the first 200k-record batch's read took 1.6-2.5x a later
+    batch's without it, 1.2x with it. Returns the records parsed (0 for an empty topic)."""
+    records_df = recent_payment_records(spark, config.kafka, WARM_UP_KAFKA_RECORDS)
+    if records_df is None:
+        return 0
+    return collect_batch(parsed_records(records_df, config.kafka.topics.labels)).rows_in
 
 
 def synthetic_payment_records(spark: SparkSession, topic: str, count: int):

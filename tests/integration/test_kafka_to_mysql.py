@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from events.kafka_source import read_payment_records
+from events.kafka_source import read_payment_records, recent_payment_records
 from pipeline.scoring_query import start_scoring_query
 from tests.kafka_helpers import payment, produce
 from udfs.model_artifact import current_artifact_dir
@@ -40,6 +40,23 @@ def test_spark_kafka_source_reads_what_was_produced(spark, isolated_config, uniq
     assert records_df.count() == 20
     assert read_payment_records(spark, isolated_config.kafka, isolated_config.stream).isStreaming
 
+
+
+def test_warm_up_reads_only_the_latest_records_of_each_partition(spark, isolated_config, unique_id):
+    """The start-up warm-up parses the payments topic's tail: at most its share per partition,
+    the newest offsets, and nothing when the topic is empty."""
+    kafka = isolated_config.kafka
+    assert recent_payment_records(spark, kafka, 100) is None
+    produce(kafka.bootstrap_servers, kafka.topics.payments,
+            [(f"C{i}", payment(f"{unique_id}-{i}")) for i in range(40)])
+    records = recent_payment_records(spark, kafka, 8).collect()
+    partitions = {row["partition"] for row in records}
+    assert len(records) <= 8 and partitions
+    ends = {p: max(r["offset"] for r in records if r["partition"] == p) for p in partitions}
+    everything = recent_payment_records(spark, kafka, 1000).collect()
+    assert len(everything) == 40
+    for partition, newest in ends.items():
+        assert newest == max(r["offset"] for r in everything if r["partition"] == partition)
 
 def test_payments_land_in_mysql_once_with_their_values(spark, isolated_config, unique_id, mysql_connection):
     bootstrap, topic = isolated_config.kafka.bootstrap_servers, isolated_config.kafka.topics.payments
