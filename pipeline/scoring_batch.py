@@ -32,6 +32,8 @@ from udfs.model_artifact import ModelArtifact
 from udfs.scoring import model_score_column
 
 log = logging.getLogger(__name__)
+WARM_UP_TRANSACTION_ID = "payscore-warm-up"
+WARM_UP_KEY = BatchKey("warm-up", 0)
 
 def scored_feature_names(config: AppConfig) -> list[str]:
     """Feature columns stored with each payment (`amount` is the payment's own column)."""
@@ -123,6 +125,17 @@ class BatchScorer:
         result = self.sink.commit(key, batch, written, ledger)
         clock.lap("commit")
         return result
+
+    def rehearse(self, batch: DriverBatch, features: pd.DataFrame) -> None:
+        """Score and append a batch's payments as write() does, but into the warm-up table and
+        under one transaction id (start-up only: nothing of it is committed or kept)."""
+        ids = pa.array([WARM_UP_TRANSACTION_ID] * batch.payments.num_rows, batch.payments.schema.field(
+            "transaction_id").type)
+        payments = batch.payments.set_column(batch.payments.schema.get_field_index("transaction_id"),
+                                             "transaction_id", ids)
+        payments_df = payments_frame(self.spark, payments, features, self.feature_names)
+        self.sink.rehearse_append(payments_df.transform(self.add_score).transform(self.decide,
+                                                                                  batch_tags(WARM_UP_KEY)))
 
 
 def make_batch_processor(spark: SparkSession, config: AppConfig, model: ModelArtifact, sink: MySqlBatchSink,

@@ -27,6 +27,7 @@ from sinks.resends import Resolution, missing_rows, resolve, stored_payment
 QUERY_ID_PROPERTY = "sql.streaming.queryId"
 COMMIT_SQL = "commit_batch.sql"
 SCORED_TABLE = "scored_transactions"
+WARM_UP_TABLE = "scored_transactions_warm_up"  # the start-up rehearsal's (sql/migrations/010)
 DIALECT_CLASS = "io.github.payscore.jdbc.InsertIgnoreMySqlDialect"
 ID_CHUNK = 1000
 SCORE_BINS = 20  # the ledger's score histogram: bins of 0.05
@@ -112,6 +113,10 @@ class MySqlBatchSink:
 
     def append_scored(self, scored_df: DataFrame) -> None:
         jdbc_append(scored_df, self.mysql, SCORED_TABLE)
+
+    def rehearse_append(self, scored_df: DataFrame) -> None:
+        """The append's path into the warm-up table (rows sharing one transaction_id)."""
+        jdbc_append(scored_df, self.mysql, WARM_UP_TABLE)
 
     def commit(self, key: BatchKey, batch: DriverBatch, written: np.ndarray, ledger: dict) -> CommitResult:
         """One transaction: resends and conflicts, rejected messages, labels, alerts, ledger row.

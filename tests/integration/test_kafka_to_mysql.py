@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from events.kafka_source import read_payment_records, recent_payment_records
-from pipeline.scoring_query import start_scoring_query
+from pipeline.scoring_batch import WARM_UP_TRANSACTION_ID
+from pipeline.scoring_query import load_scoring_model, rehearse_scoring, start_scoring_query, warm_up_kafka_read
 from tests.kafka_helpers import payment, produce
 from udfs.model_artifact import current_artifact_dir
 
@@ -107,3 +108,31 @@ def test_restart_and_replayed_batch_neither_lose_nor_duplicate(spark, isolated_c
     ledger = fetch(mysql_connection, "SELECT COUNT(*), SUM(rows_scored) FROM stream_batches WHERE stream_id = %s",
                    stream_id)
     assert ledger[0][1] == 50
+
+
+def columns(connection, table: str) -> list[tuple]:
+    return fetch(connection, "SELECT column_name, column_type, is_nullable, column_default "
+                 "FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = %s "
+                 "ORDER BY ordinal_position", table)
+
+
+def test_warm_up_table_has_the_columns_of_scored_transactions(mysql_connection):
+    """The start-up rehearsal appends the job's own frame to it: a migration that changes one
+    table must change the other."""
+    assert columns(mysql_connection, "scored_transactions_warm_up") == columns(mysql_connection,
+                                                                                 "scored_transactions")
+
+
+def test_rehearsal_appends_through_jdbc_but_keeps_nothing(spark, isolated_config, unique_id, mysql_connection):
+    """Real payments from Kafka go through features, the scoring UDF, the decision and the JDBC
+    append into the warm-up table under one transaction id; scored_transactions gets none."""
+    kafka = isolated_config.kafka
+    produce(kafka.bootstrap_servers, kafka.topics.payments,
+            [(f"C{i}", payment(f"{unique_id}-{i}", customer_id=f"C{i % 3}")) for i in range(30)])
+    batch = warm_up_kafka_read(spark, isolated_config)
+    assert batch is not None and batch.payments.num_rows == 30
+    rehearse_scoring(spark, isolated_config, load_scoring_model(isolated_config), batch)
+    assert fetch(mysql_connection, "SELECT transaction_id FROM scored_transactions_warm_up") == (
+        (WARM_UP_TRANSACTION_ID,),)
+    assert fetch(mysql_connection, "SELECT COUNT(*) FROM scored_transactions WHERE transaction_id LIKE %s",
+                 f"{unique_id}-%") == ((0,),)
