@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 WARM_UP_TRANSACTION_ID = "payscore-warm-up"
 WARM_UP_KEY = BatchKey("warm-up", 0)
 
+
 def scored_feature_names(config: AppConfig) -> list[str]:
     """Feature columns stored with each payment (`amount` is the payment's own column)."""
     return [name for name in all_feature_names(config.features) if name != "amount"]

@@ -39,6 +39,10 @@ class DialectMissingError(RuntimeError):
     """The project's JDBC dialect jar is not on Spark's class path."""
 
 
+class SchemaNotMigratedError(RuntimeError):
+    """The database lacks a table of sql/migrations/."""
+
+
 @dataclass(frozen=True)
 class BatchKey:
     """A micro-batch of one streaming query (stream_id = query id, stable for a checkpoint)."""
@@ -115,7 +119,14 @@ class MySqlBatchSink:
         jdbc_append(scored_df, self.mysql, SCORED_TABLE)
 
     def rehearse_append(self, scored_df: DataFrame) -> None:
-        """The append's path into the warm-up table (rows sharing one transaction_id)."""
+        """The append's path into the warm-up table (rows sharing one transaction_id). Without
+        the table Spark would try to create it, and fail on a privilege the job does not need."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.statements["table_exists"], {"table": WARM_UP_TABLE})
+            if not cursor.fetchone()[0]:
+                raise SchemaNotMigratedError(
+                    f"table {WARM_UP_TABLE} is missing in database {self.mysql.database}: apply the migrations "
+                    "(make services-up, or python -m services migrate with the admin account)")
         jdbc_append(scored_df, self.mysql, WARM_UP_TABLE)
 
     def commit(self, key: BatchKey, batch: DriverBatch, written: np.ndarray, ledger: dict) -> CommitResult:

@@ -85,3 +85,6 @@ WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND published_at IS 
 -- name: mark_rejects_published
 UPDATE rejected_payments SET published_at = UTC_TIMESTAMP(6)
 WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND published_at IS NULL;
+
+-- name: table_exists
+SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %(table)s;

@@ -1,6 +1,7 @@
 """The job's path through the real broker, Spark's Kafka source, JDBC and MariaDB."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ import pytest
 from events.kafka_source import read_payment_records, recent_payment_records
 from pipeline.scoring_batch import WARM_UP_TRANSACTION_ID
 from pipeline.scoring_query import load_scoring_model, rehearse_scoring, start_scoring_query, warm_up_kafka_read
+from sinks.mysql_sink import MySqlBatchSink, SchemaNotMigratedError
 from tests.kafka_helpers import payment, produce
 from udfs.model_artifact import current_artifact_dir
 
@@ -136,3 +138,10 @@ def test_rehearsal_appends_through_jdbc_but_keeps_nothing(spark, isolated_config
         (WARM_UP_TRANSACTION_ID,),)
     assert fetch(mysql_connection, "SELECT COUNT(*) FROM scored_transactions WHERE transaction_id LIKE %s",
                  f"{unique_id}-%") == ((0,),)
+
+
+def test_rehearsal_without_the_warm_up_table_names_the_migrations(spark, local_services):
+    """A database the migrations never reached: a clear error, not Spark's attempt to create the table."""
+    mysql = replace(local_services.mysql, database="information_schema")
+    with pytest.raises(SchemaNotMigratedError, match="scored_transactions_warm_up is missing.*migrat"):
+        MySqlBatchSink(mysql, "payments").rehearse_append(spark.range(1))
