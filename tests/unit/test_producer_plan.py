@@ -10,6 +10,7 @@ import pytest
 from producer.__main__ import compression
 from producer.encoding import payment_values, read_dataset
 from producer.plan import INVALID, LABEL, PAYMENT, build_plan, invalid_samples
+from producer.sender import CHUNK, Pacing
 
 
 def dataset() -> pd.DataFrame:
@@ -73,3 +74,11 @@ def test_datasets_are_read_in_each_format(tmp_path, suffix):
     loaded = read_dataset(path)
     assert list(loaded["transaction_id"]) == list(frame["transaction_id"])
     assert (loaded["event_time"] == frame["event_time"]).all()
+
+
+def test_a_target_rate_is_paced_every_10_ms_of_messages():
+    """A steady load at the latency benchmark's scale: 5,000 msg/s goes out 50 at a time."""
+    assert Pacing(rate=5_000).chunk() == 50
+    assert Pacing(rate=30).chunk() == 1
+    assert Pacing(rate=10_000_000).chunk() == CHUNK
+    assert Pacing().chunk() == Pacing(speedup=60).chunk() == CHUNK
