@@ -20,6 +20,7 @@ from features.definitions import model_feature_names
 from features.engine import FeatureState, apply_batch
 from features.state_store import FeatureStateStore
 from pipeline.driver_batch import DriverBatch, collect_batch, engine_labels, engine_payments
+from pipeline.restarts import skipped_on_outage
 from pipeline.scoring_batch import BatchScorer, make_batch_processor
 from sinks.kafka_outbox import KafkaOutbox
 from sinks.mysql_sink import MySqlBatchSink, register_insert_ignore_dialect
@@ -54,13 +55,15 @@ SAMPLE_LABEL = (b'{"transaction_id": "warm-up-1", "customer_id": "c", "terminal_
 def warm_up(spark: SparkSession, config: AppConfig, model: ModelArtifact) -> None:
     """Start the Python workers, load the model in them, compile the parsers and rehearse the
     read, scoring and JDBC append, before the first micro-batch (which otherwise pays for all
-    of it)."""
+    of it). With Kafka or MySQL unreachable the rehearsals are skipped: the query's restart
+    policy waits the outage out."""
     started = time.monotonic()
     ship_model(spark, model.folder)
     warm_up_workers(spark, model.folder, model.feature_names)
     synthetic = warm_up_parsers(spark, config.kafka.topics)
-    recent = warm_up_kafka_read(spark, config)
-    rehearse_scoring(spark, config, model, recent or synthetic)
+    recent = skipped_on_outage(lambda: warm_up_kafka_read(spark, config), "warm-up read of Kafka", log)
+    skipped_on_outage(lambda: rehearse_scoring(spark, config, model, recent or synthetic),
+                      "warm-up rehearsal of the JDBC append", log)
     log.info("Python workers started, model loaded, parsers compiled, %d recent Kafka records parsed, "
              "scoring and append rehearsed in %.1f s", recent.rows_in if recent else 0, time.monotonic() - started)
 
