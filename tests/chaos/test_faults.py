@@ -44,9 +44,21 @@ def ledger_rows_in(config, checkpoint) -> int:
         return int(cursor.fetchone()[0])
 
 
+KILL_BATCH = 30_000  # records per micro-batch: about 17 batches, so that 5 kills fall mid-stream
+
+
+def sleep_then_kill_moment(config, checkpoint, rng: random.Random, after_batches: int) -> None:
+    """Wait a random 0-8 s, but no longer than until the job has committed 2 batches more than
+    `after_batches`: a warmed-up job commits a batch every few seconds, and the kills must
+    happen before the stream ends."""
+    deadline = time.monotonic() + rng.uniform(0, 8)
+    while time.monotonic() < deadline and committed_batches(config, checkpoint) < after_batches + 2:
+        time.sleep(0.1)
+
+
 def test_kill_9_five_times_during_500k_messages(isolated_config, unique_id, tmp_path):
     produce_generated(isolated_config, 500_000, f"{unique_id}-", "--invalid-fraction", "0.002")
-    config_path = write_job_config(isolated_config, tmp_path, max_offsets_per_trigger=60_000,
+    config_path = write_job_config(isolated_config, tmp_path, max_offsets_per_trigger=KILL_BATCH,
                                    trigger_interval="1 second")
     checkpoint, log_path = tmp_path / "checkpoint", tmp_path / "job.log"
     rng = random.Random(unique_id)
@@ -55,11 +67,11 @@ def test_kill_9_five_times_during_500k_messages(isolated_config, unique_id, tmp_
         job = ScoringJob(config_path, checkpoint, log_path)
         job.wait_started()
         wait_until(lambda: committed_batches(isolated_config, checkpoint) > kills[-1], 240, "a new batch", job, 0.2)
-        time.sleep(rng.uniform(0, 8))
+        sleep_then_kill_moment(isolated_config, checkpoint, rng, kills[-1])
         assert job.process.poll() is None, job.log_tail()
         job.kill_9()
         kills.append(committed_batches(isolated_config, checkpoint))
-    assert kills[-1] * 60_000 < 500_000, f"the kills must happen mid-stream (batches committed: {kills})"
+    assert kills[-1] * KILL_BATCH < 500_000, f"the kills must happen mid-stream (batches committed: {kills})"
     final = ScoringJob(config_path, checkpoint, log_path, "--available-now")
     assert final.wait() == 0, final.log_tail()
     with connect(isolated_config.mysql, autocommit=True) as connection:
