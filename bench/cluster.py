@@ -121,7 +121,7 @@ def print_result(result: dict) -> None:
           f"local[2]: {result['local_seconds']:.0f} s")
     for executor_id, figures in result["executors"].items():
         print(f"  executor {executor_id}: {figures['tasks']} tasks, {figures['kafka_tasks']} input tasks, "
-              f"{figures['records_read']:,} input records (Kafka, and the start-up warm-up's 50k synthetic payments)")
+              f"{figures['records_read']:,} input records (the stream's Kafka records and the start-up warm-up's)")
     print(f"model loads in executors' Python workers: {len(result['model_loads'])}"
           + "".join(f"\n  {line}" for line in result["model_loads"][:4]))
     comparison = result["comparison"]

@@ -111,8 +111,8 @@ def _cluster_lines(result: dict) -> list[str]:
              f"local[2] {result['local_seconds']:.0f} s (same 2-core machine) |"]
     for executor_id, figures in result["executors"].items():
         lines.append(f"| executor {executor_id} | {figures['tasks']} tasks, {figures['kafka_tasks']} input tasks, "
-                     f"{figures['records_read']:,} input records (Kafka, and the start-up warm-up's 50k "
-                     "synthetic payments) |")
+                     f"{figures['records_read']:,} input records (the stream's Kafka records and the start-up "
+                     "warm-up's) |")
     lines += [f"| model loaded from the shipped copy | {len(result['model_loads'])} Python workers |",
               f"| decisions identical to local mode | {comparison['identical']} ({comparison['cluster_rows']:,} rows, "
               f"{comparison['differing']} differing) |"]
