@@ -157,7 +157,9 @@ def check_rejected(page, url: str, config) -> None:
     open_view(page, url, "rejected")
     assert as_int(metric(page, "Rejected messages")) == scalar(config, "SELECT COUNT(*) FROM rejected_payments")
     # The most frequent reason's samples are shown: the hostile messages, as text, not markup.
-    assert page.get_by_text("<script>window.__pwned=2</script>", exact=False).first.is_visible()
+    # Waits: the view re-renders every refresh_seconds, and a check at that instant found nothing.
+    page.get_by_text("<script>window.__pwned=2</script>", exact=False).first.wait_for(state="visible",
+                                                                                      timeout=20_000)
     assert page.evaluate("window.__pwned") is None
     assert exceptions_shown(page) == 0
     screenshot(page, ARTIFACTS, "rejected")
