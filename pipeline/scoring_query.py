@@ -113,8 +113,11 @@ def rehearse_scoring(spark: SparkSession, config: AppConfig, model: ModelArtifac
     rehearsal = DriverBatch(payments.num_rows, payments, batch.labels.slice(0, 0), batch.rejected.slice(0, 0))
     features, _ = apply_batch(FeatureState(), engine_payments(rehearsal.payments), engine_labels(rehearsal.labels),
                               config.features, 0)
-    BatchScorer(spark, config, model, MySqlBatchSink(config.mysql, config.kafka.topics.payments)).rehearse(
-        rehearsal, features)
+    sink = MySqlBatchSink(config.mysql, config.kafka.topics.payments)
+    try:
+        BatchScorer(spark, config, model, sink).rehearse(rehearsal, features)
+    finally:
+        sink.connection.close()  # the rehearsal's only; the query's sink keeps its own
 
 
 def synthetic_payment_records(spark: SparkSession, topic: str, count: int):
