@@ -19,6 +19,10 @@ ROCKSDB_PROVIDER = "org.apache.spark.sql.execution.streaming.state.RocksDBStateS
 # bytecode interpreted; the parse's are larger). scripts/spark-submit passes the same.
 JVM_OPTIONS = "-Duser.timezone=UTC -XX:-DontCompileHugeMethods"
 ARROW_BATCH_ROWS = 10_000
+LOCAL_FILES_WITHOUT_CHECKSUMS = {
+    "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+    "spark.hadoop.fs.AbstractFileSystem.file.impl": "org.apache.hadoop.fs.local.RawLocalFs",
+}
 
 
 def local_jars() -> list[Path]:
@@ -46,6 +50,11 @@ def session_settings(config: AppConfig) -> dict[str, str]:
         # A frame cached once (the benchmark's stages) is read once: compressing it costs more than it saves.
         "spark.sql.inMemoryColumnarStorage.compressed": "false",
         "spark.sql.adaptive.enabled": "false",
+        # file: paths (a local checkpoint) without Hadoop's checksum side files. Every micro-batch
+        # writes an offset file and a commit file, each a temporary file renamed into place; the
+        # checksummed file system also writes and renames a .crc beside each (measured, 3,000-record
+        # batches: walCommit 44 -> 24 ms, commitOffsets 48 -> 25 ms). Other file systems are unaffected.
+        **LOCAL_FILES_WITHOUT_CHECKSUMS,
         "spark.ui.enabled": str(config.spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": config.spark.driver_memory,
