@@ -25,7 +25,7 @@ from core.spark import build_spark_session  # noqa: E402
 from decisions.rules import with_decision  # noqa: E402
 from features.engine import FeatureState, apply_batch  # noqa: E402
 from pipeline.driver_batch import collect_batch, engine_labels, engine_payments, payments_frame  # noqa: E402
-from pipeline.scoring_batch import batch_tags, score_bands, scored_feature_names, with_score  # noqa: E402
+from pipeline.scoring_batch import score_bands, scored_feature_names, with_score  # noqa: E402
 from pipeline.scoring_query import load_scoring_model, parsed_records, with_stream_overrides  # noqa: E402
 from sinks.mysql_connection import connect  # noqa: E402
 from sinks.mysql_sink import (BatchKey, MySqlBatchSink, latency_percentiles, register_insert_ignore_dialect,  # noqa: E402
@@ -108,13 +108,12 @@ def run_stages(spark: SparkSession, config: AppConfig, batch_rows: int) -> dict:
         features, state = timer.timed("features", lambda: apply_batch(state, payments, labels,
                                                                       config.features, index))
         written = ~features["is_duplicate"].to_numpy(dtype=bool)
+        key = BatchKey(stream_id, index)
         payments_df = timer.timed("scoring", lambda: payments_frame(
-            spark, batch.payments.filter(pa.array(written)), features[written], names))
+            spark, batch.payments.filter(pa.array(written)), features[written], names, key.params()))
         scored_df = payments_df.transform(add_score).transform(decide).persist()
         timer.timed("scoring", scored_df.count)
-        key = BatchKey(stream_id, index)
-        renamed_df = scored_df.withColumn("transaction_id", F.concat(F.lit("s-"), "transaction_id")).select(
-            "*", *batch_tags(key))
+        renamed_df = scored_df.withColumn("transaction_id", F.concat(F.lit("s-"), "transaction_id"))
         timer.timed("mysql_write", lambda: write_and_commit(sink, key, renamed_df, batch, written, state))
         payments_total += batch.payments.num_rows
         scored_df.unpersist()

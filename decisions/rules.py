@@ -64,11 +64,10 @@ def decision_columns(rules: tuple[DecisionRule, ...], bands: ScoreBands) -> dict
 
 
 def with_decision(rules: tuple[DecisionRule, ...], bands: ScoreBands):
-    """Transform: add score_band, reasons and decision (and any `extra` columns, in the same
-    projection). The columns are built once, here, and reused by every micro-batch (building
-    them is a round trip to the JVM per expression)."""
+    """Transform: add score_band, reasons and decision. The columns are built once, here, and
+    reused by every micro-batch (building them is a round trip to the JVM per expression)."""
     columns = [column.alias(name) for name, column in decision_columns(rules, bands).items()]
 
-    def transform(scored_df: DataFrame, extra: list[Column] = ()) -> DataFrame:
-        return scored_df.select("*", *columns, *extra)
+    def transform(scored_df: DataFrame) -> DataFrame:
+        return scored_df.select("*", *columns)
     return transform

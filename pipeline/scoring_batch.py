@@ -14,7 +14,7 @@ from typing import Callable
 
 import pandas as pd
 import pyarrow as pa
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -68,13 +68,6 @@ def with_score(model: ModelArtifact):
     return transform
 
 
-def batch_tags(key: BatchKey) -> list[Column]:
-    """The stream and batch a row belongs to. The batch id is a string literal (MySQL stores it
-    as a number): Spark writes a long literal into the generated code, which would then be
-    compiled again for every batch (measured ~50 ms a batch)."""
-    return [F.lit(key.stream_id).alias("stream_id"), F.lit(str(key.batch_id)).alias("batch_id")]
-
-
 class StageClock:
     """Seconds spent in each stage of a micro-batch, for the batch log line."""
 
@@ -119,8 +112,8 @@ class BatchScorer:
         written = ~features["is_duplicate"].to_numpy(dtype=bool)
         if written.any():
             payments_df = payments_frame(self.spark, batch.payments.filter(pa.array(written)), features[written],
-                                         self.feature_names)
-            self.sink.append_scored(payments_df.transform(self.add_score).transform(self.decide, batch_tags(key)))
+                                         self.feature_names, key.params())
+            self.sink.append_scored(payments_df.transform(self.add_score).transform(self.decide))
         clock.lap("score+append")
         ledger = {**ledger, "model_version": self.model.version, **latency_percentiles(batch.sent_at_us())}
         result = self.sink.commit(key, batch, written, ledger)
@@ -134,9 +127,8 @@ class BatchScorer:
             "transaction_id").type)
         payments = batch.payments.set_column(batch.payments.schema.get_field_index("transaction_id"),
                                              "transaction_id", ids)
-        payments_df = payments_frame(self.spark, payments, features, self.feature_names)
-        self.sink.rehearse_append(payments_df.transform(self.add_score).transform(self.decide,
-                                                                                  batch_tags(WARM_UP_KEY)))
+        payments_df = payments_frame(self.spark, payments, features, self.feature_names, WARM_UP_KEY.params())
+        self.sink.rehearse_append(payments_df.transform(self.add_score).transform(self.decide))
 
 
 def make_batch_processor(spark: SparkSession, config: AppConfig, model: ModelArtifact, sink: MySqlBatchSink,
