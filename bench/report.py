@@ -5,6 +5,7 @@ import json
 import os
 import platform
 import subprocess
+import time
 from pathlib import Path
 
 from core.config import PROJECT_ROOT
@@ -13,14 +14,31 @@ RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 RESULTS_MD = PROJECT_ROOT / "bench" / "RESULTS.md"
 
 
+SPEED_CHECK_ADDITIONS = 10_000_000
+
+
+def speed_check_seconds() -> float:
+    """Best of three timings of a fixed pure-Python loop, taken with the results: this shared
+    host's speed varies by a third from hour to hour, and runs compare only at equal speed."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for number in range(SPEED_CHECK_ADDITIONS):
+            total += number
+        best = min(best, time.perf_counter() - started)
+    return round(best, 3)
+
+
 def machine() -> dict:
-    """What the figures were measured on."""
+    """What the figures were measured on, and how fast it ran just after the run."""
     memory_kib = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
                           if line.startswith("MemTotal")))
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     return {"cpus": os.cpu_count(), "cpu_model": cpu, "memory_gib": round(memory_kib / 2 ** 20, 1),
             "os": platform.platform(), "python": platform.python_version(), "java": _java_version(),
+            "speed_check_seconds": speed_check_seconds(),
             "note": "Kafka broker, MariaDB, the job and the load generator all on this machine"}
 
 
@@ -72,8 +90,17 @@ def _throughput_lines(result: dict) -> list[str]:
         lines.append(f"| peak RSS {role} | {mib:,.0f} MiB |")
     lines.append(f"| feature state | {result['state']['events']:,} events, {result['state']['snapshot_mib']:.1f} MiB "
                  "snapshot |")
-    lines += ["", "Settings: " + ", ".join(f"{k} = {v}" for k, v in result["settings"].items())]
+    lines += [_speed_line(result), "", "Settings: " + ", ".join(f"{k} = {v}" for k, v in result["settings"].items())]
     return lines
+
+
+def _speed_line(result: dict) -> str:
+    """The host's speed check taken with the run (older results lack it)."""
+    seconds = result["machine"].get("speed_check_seconds")
+    if not seconds:
+        return "| host speed check just after the run | not taken (an older result) |"
+    return (f"| host speed check just after the run | {seconds:.2f} s for {SPEED_CHECK_ADDITIONS:,} additions in a "
+            "Python loop (lower is faster; compare runs only at similar figures) |")
 
 
 def _history_line(result: dict) -> str:
@@ -99,6 +126,7 @@ def _latency_lines(result: dict) -> list[str]:
     return lines + [
         _history_line(result),
         "| peak RSS | " + ", ".join(f"{r} {m:,.0f} MiB" for r, m in result["peak_rss_mib"].items()) + " |",
+        _speed_line(result),
         "", "Settings: " + ", ".join(f"{k} = {v}" for k, v in result["settings"].items())]
 
 
