@@ -24,13 +24,13 @@ import pandas as pd
 import pyarrow as pa
 
 from features.definitions import FeatureConfig
-from features.engine import FeatureState, KeyCodes, apply_batch
+from features.engine import EventRun, FeatureState, KeyCodes, apply_batch
 
 log = logging.getLogger(__name__)
 
 _FILE = re.compile(r"^(state|delta)-(\d+)\.pkl$")
-ARRAYS = ("cust_code", "cust_time", "cust_cents", "term_code", "term_time", "fraud_code", "fraud_time",
-          "fraud_labeled_at")
+FRAUD_ARRAYS = ("fraud_code", "fraud_time", "fraud_labeled_at")
+SNAPSHOT_FORMAT = 2  # 2: event runs; 1 (no "format" key): one sorted array per column
 
 
 class FeatureStateError(RuntimeError):
@@ -168,27 +168,46 @@ def load_delta(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def snapshot_record(state: FeatureState) -> dict:
-    """The state in a form that pickles fast: numpy arrays, Arrow strings; the set of seen
-    transaction ids is not stored (it is the customer events' ids)."""
-    return {"version": state.version, "max_event_us": state.max_event_us,
+    """The state in a form that pickles fast: numpy arrays, Arrow strings, each event run as
+    it is (restored runs answer every query as the live ones did)."""
+    return {"format": SNAPSHOT_FORMAT, "version": state.version, "max_event_us": state.max_event_us,
             "customers": pa.array(list(state.customers.codes)), "terminals": pa.array(list(state.terminals.codes)),
-            **{name: getattr(state, name) for name in ARRAYS},
-            "cust_txid": pa.array(state.cust_txid, type=pa.string()),
+            "customer_runs": [{"code": run.code, "time": run.time, "cents": run.cents, "txid_hash": run.txid_hash,
+                               "txid": pa.array(run.txid, type=pa.string())} for run in state.customer_runs],
+            "terminal_runs": [{"code": run.code, "time": run.time} for run in state.terminal_runs],
+            **{name: getattr(state, name) for name in FRAUD_ARRAYS},
             "fraud_txid": pa.array(state.fraud_txid, type=pa.string())}
 
 
 def load_snapshot(path: Path) -> FeatureState:
     with open(path, "rb") as handle:
         record = pickle.load(handle)
-    if isinstance(record, FeatureState):  # written by earlier versions: the state object itself
-        return record
-    cust_txid = _object_array(record["cust_txid"])
+    if isinstance(record, FeatureState):
+        raise FeatureStateError(f"{path} is a feature state snapshot of an early release, which this one cannot "
+                                "read; restart the stream with a new checkpoint location")
+    customer_runs, terminal_runs = (_event_runs(record) if record.get("format") == SNAPSHOT_FORMAT
+                                    else _format_1_event_runs(record))
     return FeatureState(
         version=record["version"], max_event_us=record["max_event_us"],
         customers=KeyCodes({key: code for code, key in enumerate(record["customers"].to_pylist())}),
         terminals=KeyCodes({key: code for code, key in enumerate(record["terminals"].to_pylist())}),
-        **{name: record[name] for name in ARRAYS},
-        cust_txid=cust_txid, fraud_txid=_object_array(record["fraud_txid"]), seen_tx=set(cust_txid))
+        customer_runs=customer_runs, terminal_runs=terminal_runs,
+        **{name: record[name] for name in FRAUD_ARRAYS}, fraud_txid=_object_array(record["fraud_txid"]))
+
+
+def _event_runs(record: dict) -> tuple[tuple[EventRun, ...], tuple[EventRun, ...]]:
+    return (tuple(EventRun(run["code"], run["time"], run["cents"], _object_array(run["txid"]), run["txid_hash"])
+                  for run in record["customer_runs"]),
+            tuple(EventRun(run["code"], run["time"]) for run in record["terminal_runs"]))
+
+
+def _format_1_event_runs(record: dict) -> tuple[tuple[EventRun, ...], tuple[EventRun, ...]]:
+    """A snapshot of the previous format (one array per column, sorted by code and time) as one run each."""
+    txid = _object_array(record["cust_txid"])
+    customer = EventRun(record["cust_code"], record["cust_time"], record["cust_cents"], txid,
+                        pd.util.hash_array(txid, categorize=False))
+    terminal = EventRun(record["term_code"], record["term_time"])
+    return tuple(run for run in (customer,) if len(run)), tuple(run for run in (terminal,) if len(run))
 
 
 def _object_array(values: pa.Array) -> np.ndarray:

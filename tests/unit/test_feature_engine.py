@@ -55,14 +55,16 @@ def test_engine_matches_the_definitions(dataset):
     assert not features["is_late"].any() and not features["is_duplicate"].any()
 
 
-def test_micro_batches_give_exactly_the_one_pass_features(dataset):
+@pytest.mark.parametrize("batches", [17, 400])
+def test_micro_batches_give_exactly_the_one_pass_features(dataset, batches):
+    """17 batches, or 400 small ones (many run merges, events leaving the horizon between them)."""
     labels = labels_after_delay(dataset, timedelta(days=7))
     one_pass = compute_features(dataset, labels, CONFIG)
     ordered = dataset.sort_values("event_time", kind="stable")
     state, parts = FeatureState(), []
     labeled_at = pd.to_datetime(labels["labeled_at_us"], unit="us", utc=True)
     previous_end = ordered["event_time"].min() - DAY
-    for version, rows in enumerate(np.array_split(np.arange(len(ordered)), 17)):
+    for version, rows in enumerate(np.array_split(np.arange(len(ordered)), batches)):
         chunk = ordered.iloc[rows]
         end = chunk["event_time"].max()  # labels known during the chunk's span arrive with it
         batch_labels = labels[(labeled_at > previous_end) & (labeled_at <= end)]
@@ -81,7 +83,7 @@ def test_a_resent_payment_is_a_duplicate_and_not_counted_twice(dataset):
     features, after = apply_batch(state, payments_input(again), labels_after_delay(first.head(0), timedelta(7)),
                                   CONFIG, 1)
     assert features["is_duplicate"].tolist() == [True, True]
-    assert len(after.cust_time) == len(state.cust_time)
+    assert after.customer_events == state.customer_events
 
 
 def test_a_payment_behind_the_allowed_lateness_is_still_computed_and_flagged_late(dataset):
@@ -97,6 +99,27 @@ def test_a_payment_behind_the_allowed_lateness_is_still_computed_and_flagged_lat
 def test_apply_batch_leaves_the_given_state_unchanged(dataset):
     chunk = dataset.head(100)
     _, state = apply_batch(FeatureState(), payments_input(chunk), labels_after_delay(chunk, timedelta(7)), CONFIG, 0)
-    sizes = (len(state.cust_time), len(state.term_time), len(state.seen_tx))
+    runs = (state.customer_runs, state.terminal_runs, len(state.fraud_time))
     apply_batch(state, payments_input(dataset.iloc[100:200]), labels_after_delay(chunk, timedelta(7)), CONFIG, 1)
-    assert (len(state.cust_time), len(state.term_time), len(state.seen_tx)) == sizes
+    assert (state.customer_runs, state.terminal_runs, len(state.fraud_time)) == runs
+
+
+def test_a_payment_behind_the_horizon_counts_only_the_events_inside_it(dataset):
+    """Events older than the retention horizon are out of every window, whether or not the
+    run holding them has been merged (pruned) yet: a very late payment sees the same."""
+    ordered = dataset.sort_values("event_time", kind="stable")
+    no_labels = labels_after_delay(ordered.head(0), timedelta(7))
+    state = FeatureState()
+    for version, rows in enumerate(np.array_split(np.arange(len(ordered)), 60)):
+        _, state = apply_batch(state, payments_input(ordered.iloc[rows]), no_labels, CONFIG, version)
+    horizon = pd.Timestamp(state.max_event_us, unit="us", tz="UTC") - pd.Timedelta(
+        microseconds=CONFIG.customer_retention_us)
+    customer = ordered.customer_id.iloc[-1]
+    late_time = horizon + pd.Timedelta(days=10)
+    late = ordered.iloc[[-1]].assign(transaction_id="late-2", event_time=late_time)
+    features, _ = apply_batch(state, payments_input(late), no_labels, CONFIG, 60)
+    mine = ordered[(ordered.customer_id == customer) & (ordered.event_time >= horizon)]
+    for days in CONFIG.customer_windows_days:
+        inside = mine[(mine.event_time > late_time - days * DAY) & (mine.event_time <= late_time)]
+        assert features[f"cust_count_{days}d"].iloc[0] == len(inside) + 1, days
+    assert bool(features["is_late"].iloc[0]) is True
