@@ -24,8 +24,9 @@ from core.config import AppConfig, load_config  # noqa: E402
 from core.spark import build_spark_session  # noqa: E402
 from decisions.rules import with_decision  # noqa: E402
 from features.engine import FeatureState, apply_batch  # noqa: E402
-from pipeline.driver_batch import collect_batch, engine_labels, engine_payments, payments_frame  # noqa: E402
-from pipeline.scoring_batch import score_bands, scored_feature_names, with_score  # noqa: E402
+from pipeline.batch_source import DriverBatchFrame  # noqa: E402
+from pipeline.driver_batch import collect_batch, engine_labels, engine_payments, payments_table  # noqa: E402
+from pipeline.scoring_batch import score_bands, scored_feature_names, scoring_input_schema, with_score  # noqa: E402
 from pipeline.scoring_query import load_scoring_model, parsed_records, with_stream_overrides  # noqa: E402
 from sinks.mysql_connection import connect  # noqa: E402
 from sinks.mysql_sink import (BatchKey, MySqlBatchSink, latency_percentiles, register_insert_ignore_dialect,  # noqa: E402
@@ -95,8 +96,9 @@ def run_stages(spark: SparkSession, config: AppConfig, batch_rows: int) -> dict:
     model = load_scoring_model(config)
     register_insert_ignore_dialect(spark)
     names = scored_feature_names(config)
-    decide = with_decision(config.decisions.rules, score_bands(config, model))
-    add_score = with_score(model)
+    batch_frame = DriverBatchFrame(spark, scoring_input_schema(names))
+    scored_plan = (batch_frame.frame.transform(with_score(model))
+                   .transform(with_decision(config.decisions.rules, score_bands(config, model))))
     sink = MySqlBatchSink(config.mysql, topics.payments)
     stream_id = f"bench-stages-{int(time.time())}"
     timer, state, payments_total = Timer(), FeatureState(), 0
@@ -109,10 +111,9 @@ def run_stages(spark: SparkSession, config: AppConfig, batch_rows: int) -> dict:
                                                                       config.features, index))
         written = ~features["is_duplicate"].to_numpy(dtype=bool)
         key = BatchKey(stream_id, index)
-        payments_df = timer.timed("scoring", lambda: payments_frame(
-            spark, batch.payments.filter(pa.array(written)), features[written], names, key.params()))
-        scored_df = payments_df.transform(add_score).transform(decide).persist()
-        timer.timed("scoring", scored_df.count)
+        table, _ = timer.timed("scoring", lambda: payments_table(
+            batch.payments.filter(pa.array(written)), features[written], names, key.params()))
+        scored_df = timer.timed("scoring", lambda: scored_rows(batch_frame, scored_plan, table))
         renamed_df = scored_df.withColumn("transaction_id", F.concat(F.lit("s-"), "transaction_id"))
         timer.timed("mysql_write", lambda: write_and_commit(sink, key, renamed_df, batch, written, state))
         payments_total += batch.payments.num_rows
@@ -121,6 +122,14 @@ def run_stages(spark: SparkSession, config: AppConfig, batch_rows: int) -> dict:
     return {"records": records, "payments": payments_total, "micro_batches": batches,
             "seconds": {s: round(v, 2) for s, v in timer.seconds.items()},
             "rows_per_second": {s: round(records / v) if v else None for s, v in timer.seconds.items()}}
+
+
+def scored_rows(batch_frame: DriverBatchFrame, scored_plan: DataFrame, table) -> DataFrame:
+    """The batch scored as the job scores it (one plan, this batch's rows), kept in memory."""
+    with batch_frame.loaded(table):
+        scored_df = scored_plan.persist()
+        scored_df.count()
+    return scored_df
 
 
 def write_and_commit(sink: MySqlBatchSink, key: BatchKey, scored_df: DataFrame, batch, written, state) -> None:

@@ -82,10 +82,10 @@ def with_tag_columns(table: pa.Table, tags: Mapping[str, str | int]) -> tuple[pa
     return pa.Table.from_arrays([*table.columns, *columns], names=[*table.column_names, *tags]), fields
 
 
-def payments_frame(spark: SparkSession, payments: pa.Table, features: pd.DataFrame,
-                   feature_names: list[str], tags: Mapping[str, str | int] | None = None) -> DataFrame:
-    """Payments the driver holds, with their features (and a constant column per tag), as a
-    DataFrame (payment_with_features_schema, then the tags) in one partition per core.
+def payments_table(payments: pa.Table, features: pd.DataFrame, feature_names: list[str],
+                   tags: Mapping[str, str | int] | None = None) -> tuple[pa.Table, T.StructType]:
+    """Payments the driver holds with their features (and a constant column per tag), and the
+    Spark schema of that table: payment_with_features_schema, then the tags.
 
     The scoring job starts from the driver's copy rather than from the Kafka records: reading
     and parsing them again (or caching them for it) and planning the parse a second time cost
@@ -93,11 +93,18 @@ def payments_frame(spark: SparkSession, payments: pa.Table, features: pd.DataFra
     The features travel as columns, so the scoring UDF needs no lookup table. So do the tags
     (the batch a row belongs to): a literal column would cost a JVM round trip a batch."""
     table, tag_fields = with_tag_columns(with_feature_columns(payments, features, feature_names), tags or {})
+    return table, T.StructType([*payment_with_features_schema(feature_names).fields, *tag_fields])
+
+
+def payments_frame(spark: SparkSession, payments: pa.Table, features: pd.DataFrame,
+                   feature_names: list[str], tags: Mapping[str, str | int] | None = None) -> DataFrame:
+    """payments_table as a new DataFrame in one partition per core (for one-off use: the job
+    scores through a frame analysed once, pipeline/batch_source.py)."""
+    table, schema = payments_table(payments, features, feature_names, tags)
     cores = spark.sparkContext.defaultParallelism
     rows_per_partition = max(1, math.ceil(table.num_rows / cores))
     # createDataFrame makes a partition of each record batch (split at arrow.maxRecordsPerBatch).
     sliced = pa.Table.from_batches(table.combine_chunks().to_batches(max_chunksize=rows_per_partition))
-    schema = T.StructType([*payment_with_features_schema(feature_names).fields, *tag_fields])
     return spark.createDataFrame(sliced, schema).coalesce(cores)
 
 

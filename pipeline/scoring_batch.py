@@ -24,7 +24,8 @@ from events.schemas import payment_with_features_schema
 from features.definitions import all_feature_names
 from features.engine import apply_batch
 from features.state_store import FeatureStateStore
-from pipeline.driver_batch import DriverBatch, collect_batch, engine_labels, engine_payments, payments_frame
+from pipeline.batch_source import DriverBatchFrame
+from pipeline.driver_batch import DriverBatch, collect_batch, engine_labels, engine_payments, payments_table
 from sinks.kafka_outbox import KafkaOutbox
 from sinks.mysql_sink import (BatchKey, CommitResult, MySqlBatchSink, current_stream_id, latency_percentiles,
                               utc_now)
@@ -95,15 +96,25 @@ def batch_summary(batch_id: int, rows_in: int, skipped: bool, result: CommitResu
             "stages": clock.describe(), **result.latency}
 
 
+def scoring_input_schema(feature_names: list[str]) -> T.StructType:
+    """What the scoring frame reads: the payment with its features, then its batch's tags."""
+    return T.StructType([*payment_with_features_schema(feature_names).fields,
+                         *(T.StructField(name, T.StringType() if isinstance(value, str) else T.LongType(), False)
+                           for name, value in WARM_UP_KEY.params().items())])
+
+
 class BatchScorer:
-    """Scores a batch's payments in Spark and writes them: the steps between features and commit."""
+    """Scores a batch's payments in Spark and writes them: the steps between features and commit.
+    The plan (payments -> score -> decision) is built and analysed once; each batch loads its
+    rows into it (pipeline/batch_source.py)."""
 
     def __init__(self, spark: SparkSession, config: AppConfig, model: ModelArtifact, sink: MySqlBatchSink):
-        self.spark, self.model, self.sink = spark, model, sink
+        self.model, self.sink = model, sink
         self.feature_names = scored_feature_names(config)
         compile_rules(spark, config.decisions.rules, scored_schema(self.feature_names))
-        self.decide = with_decision(config.decisions.rules, score_bands(config, model))
-        self.add_score = with_score(model)
+        self.payments = DriverBatchFrame(spark, scoring_input_schema(self.feature_names))
+        self.scored_df = (self.payments.frame.transform(with_score(model))
+                          .transform(with_decision(config.decisions.rules, score_bands(config, model))))
 
     def write(self, key: BatchKey, batch: DriverBatch, features: pd.DataFrame, ledger: dict,
               clock: StageClock) -> CommitResult:
@@ -111,9 +122,10 @@ class BatchScorer:
         self.sink.clear_attempt(key)
         written = ~features["is_duplicate"].to_numpy(dtype=bool)
         if written.any():
-            payments_df = payments_frame(self.spark, batch.payments.filter(pa.array(written)), features[written],
-                                         self.feature_names, key.params())
-            self.sink.append_scored(payments_df.transform(self.add_score).transform(self.decide))
+            table, _ = payments_table(batch.payments.filter(pa.array(written)), features[written],
+                                      self.feature_names, key.params())
+            with self.payments.loaded(table):
+                self.sink.append_scored(self.scored_df)
         clock.lap("score+append")
         ledger = {**ledger, "model_version": self.model.version, **latency_percentiles(batch.sent_at_us())}
         result = self.sink.commit(key, batch, written, ledger)
@@ -127,8 +139,9 @@ class BatchScorer:
             "transaction_id").type)
         payments = batch.payments.set_column(batch.payments.schema.get_field_index("transaction_id"),
                                              "transaction_id", ids)
-        payments_df = payments_frame(self.spark, payments, features, self.feature_names, WARM_UP_KEY.params())
-        self.sink.rehearse_append(payments_df.transform(self.add_score).transform(self.decide))
+        table, _ = payments_table(payments, features, self.feature_names, WARM_UP_KEY.params())
+        with self.payments.loaded(table):
+            self.sink.rehearse_append(self.scored_df)
 
 
 def make_batch_processor(spark: SparkSession, config: AppConfig, model: ModelArtifact, sink: MySqlBatchSink,

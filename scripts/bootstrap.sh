@@ -65,17 +65,19 @@ install_jars() {
   mkdir -p .deps && echo "$want" > "$stamp"
 }
 
-# The project's JDBC dialect (java/jdbc-dialect): compiled against the installed pyspark's own
-# jars, so it always matches the Spark that loads it.
-build_jdbc_dialect() {
-  local jars source stamp want out
+# The project's Spark extensions, each compiled against the installed pyspark's own jars, so
+# it always matches the Spark that loads it: java/<module>/src -> .deps/spark-jars/payscore-<module>.jar
+#   jdbc-dialect:        INSERT IGNORE appends (sinks/mysql_sink.py)
+#   driver-batch-source: the scoring frame over the driver's Arrow batch (pipeline/batch_source.py)
+build_spark_extension() {
+  local module=$1 jars source stamp want out
   jars=$(.venv/bin/python -c 'import pyspark, os; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))')
-  source=$(find java/jdbc-dialect/src -name '*.java' | sort)
-  stamp=.deps/.jdbc-dialect.sha256
-  want=$( (cat $source; ls "$jars" | grep '^spark-sql_') | sha256sum | cut -d' ' -f1)
-  out=.deps/spark-jars/payscore-jdbc-dialect.jar
+  source=$(find "java/$module/src" -name '*.java' | sort)
+  stamp=".deps/.$module.sha256"
+  want=$( (cat $source; ls "$jars" | grep -E '^(spark-sql_|arrow-vector-)') | sha256sum | cut -d' ' -f1)
+  out=".deps/spark-jars/payscore-$module.jar"
   if [ -f "$stamp" ] && [ -f "$out" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
-  say "compiling the JDBC dialect (INSERT IGNORE appends)"
+  say "compiling the Spark extension java/$module"
   local classes
   classes=$(mktemp -d)
   javac -proc:none --release 17 -nowarn -d "$classes" -cp "$jars/*" $source
@@ -112,6 +114,7 @@ install_mariadb
 install_chromium
 install_python
 install_jars
-build_jdbc_dialect
+build_spark_extension jdbc-dialect
+build_spark_extension driver-batch-source
 report_versions
 say "ready"
