@@ -76,6 +76,10 @@ def main() -> int:
     print(f"  to the driver (Arrow) {to_pandas:.1f} s | engine {engine:.1f} s ({len(dataset) / engine:,.0f} rows/s) "
           f"| features as Arrow columns {back:.1f} s | median batch {np.median([sum(t) for t in timings]):.2f} s "
           f"| state {state.size:,} events")
+    engine_ms = np.array([t[1] for t in timings]) * 1000
+    late = engine_ms[len(engine_ms) * 3 // 4:]
+    print(f"  engine per micro-batch: median {np.median(engine_ms):.1f} ms; last quarter of the batches "
+          f"(largest state) median {np.median(late):.1f} ms, max {late.max():.0f} ms")
     return 0
 
 
