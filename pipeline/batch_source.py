@@ -62,6 +62,8 @@ class DriverBatchFrame:
             self._batches.clear(self.key)
 
     def _load(self, table: pa.Table) -> None:
+        for stale in self.folder.glob("part-*.arrow"):  # left by a load that failed half-way
+            stale.unlink()
         rows = table.select(self.arrow_schema.names).cast(self.arrow_schema).combine_chunks()
         cores = self.spark.sparkContext.defaultParallelism
         per_partition = max(1, math.ceil(rows.num_rows / cores))
