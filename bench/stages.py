@@ -111,7 +111,7 @@ def run_stages(spark: SparkSession, config: AppConfig, batch_rows: int) -> dict:
                                                                       config.features, index))
         written = ~features["is_duplicate"].to_numpy(dtype=bool)
         key = BatchKey(stream_id, index)
-        table, _ = timer.timed("scoring", lambda: payments_table(
+        table = timer.timed("scoring", lambda: payments_table(
             batch.payments.filter(pa.array(written)), features[written], names, key.params()))
         scored_df = timer.timed("scoring", lambda: scored_rows(batch_frame, scored_plan, table))
         renamed_df = scored_df.withColumn("transaction_id", F.concat(F.lit("s-"), "transaction_id"))

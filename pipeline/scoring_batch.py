@@ -25,7 +25,8 @@ from features.definitions import all_feature_names
 from features.engine import apply_batch
 from features.state_store import FeatureStateStore
 from pipeline.batch_source import DriverBatchFrame
-from pipeline.driver_batch import DriverBatch, collect_batch, engine_labels, engine_payments, payments_table
+from pipeline.driver_batch import (DriverBatch, collect_batch, engine_labels, engine_payments, payments_schema,
+                                   payments_table)
 from sinks.kafka_outbox import KafkaOutbox
 from sinks.mysql_sink import (BatchKey, CommitResult, MySqlBatchSink, current_stream_id, latency_percentiles,
                               utc_now)
@@ -97,10 +98,9 @@ def batch_summary(batch_id: int, rows_in: int, skipped: bool, result: CommitResu
 
 
 def scoring_input_schema(feature_names: list[str]) -> T.StructType:
-    """What the scoring frame reads: the payment with its features, then its batch's tags."""
-    return T.StructType([*payment_with_features_schema(feature_names).fields,
-                         *(T.StructField(name, T.StringType() if isinstance(value, str) else T.LongType(), False)
-                           for name, value in WARM_UP_KEY.params().items())])
+    """What the scoring frame reads: the payment with its features, then its batch's tags (every
+    batch key's tags have the warm-up key's types)."""
+    return payments_schema(feature_names, WARM_UP_KEY.params())
 
 
 class BatchScorer:
@@ -122,8 +122,8 @@ class BatchScorer:
         self.sink.clear_attempt(key)
         written = ~features["is_duplicate"].to_numpy(dtype=bool)
         if written.any():
-            table, _ = payments_table(batch.payments.filter(pa.array(written)), features[written],
-                                      self.feature_names, key.params())
+            table = payments_table(batch.payments.filter(pa.array(written)), features[written],
+                                   self.feature_names, key.params())
             with self.payments.loaded(table):
                 self.sink.append_scored(self.scored_df)
         clock.lap("score+append")
@@ -139,7 +139,7 @@ class BatchScorer:
             "transaction_id").type)
         payments = batch.payments.set_column(batch.payments.schema.get_field_index("transaction_id"),
                                              "transaction_id", ids)
-        table, _ = payments_table(payments, features, self.feature_names, WARM_UP_KEY.params())
+        table = payments_table(payments, features, self.feature_names, WARM_UP_KEY.params())
         with self.payments.loaded(table):
             self.sink.rehearse_append(self.scored_df)
 

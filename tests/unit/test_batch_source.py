@@ -9,7 +9,7 @@ from chispa import assert_df_equality
 
 from core.config import load_config
 from pipeline.batch_source import DriverBatchFrame
-from pipeline.driver_batch import payments_table
+from pipeline.driver_batch import payments_schema, payments_table
 from pipeline.scoring_batch import scored_feature_names, scoring_input_schema
 from tests.unit.test_scoring_udf import random_features, sample_payments
 
@@ -20,7 +20,8 @@ def batch_table(offset: int, batch_id: int, rows: int = 300):
     payments = payments.set_column(payments.schema.get_field_index("transaction_id"), "transaction_id",
                                    pa.array([f"tx-{offset + i}" for i in range(rows)]))
     features = random_features(names, np.random.default_rng(batch_id))
-    return payments_table(payments, features, names, {"stream_id": "s-1", "batch_id": batch_id})
+    tags = {"stream_id": "s-1", "batch_id": batch_id}
+    return payments_table(payments, features, names, tags), payments_schema(names, tags)
 
 
 def test_each_write_of_the_one_frame_reads_the_rows_loaded_for_it(spark):

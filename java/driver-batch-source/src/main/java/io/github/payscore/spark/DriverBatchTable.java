@@ -40,18 +40,11 @@ final class DriverBatchTable implements SupportsRead {
 
   @Override
   public ScanBuilder newScanBuilder(CaseInsensitiveStringMap options) {
-    return () -> new DriverBatchScan(key, schema);
+    return DriverBatchScan::new;
   }
 
-  private static final class DriverBatchScan implements Scan, Batch {
-    private final String key;
-    private final StructType schema;
-
-    DriverBatchScan(String key, StructType schema) {
-      this.key = key;
-      this.schema = schema;
-    }
-
+  /** A scan of the table's key: its partitions are the batch loaded when Spark plans them. */
+  private final class DriverBatchScan implements Scan, Batch {
     @Override
     public StructType readSchema() {
       return schema;
