@@ -33,7 +33,8 @@ dashboard: services-up     ## start the monitoring dashboard (Streamlit, http://
 dashboard-stop:            ## stop the dashboard
 	@$(PY) -m services dashboard-down
 
-test: services-up          ## every test, against the real Kafka, MariaDB and Spark
+test: services-up          ## lint (ruff), then every test against the real Kafka, MariaDB and Spark
+	@$(PY) -m ruff check .
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 chaos: services-up         ## only the fault-injection tests (also part of make test)

@@ -16,8 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import dashboard_data, report  # noqa: E402
-from bench.browser import (VIEWS, browser_page, exceptions_shown, open_view, screenshot,  # noqa: E402
-                           switch_to)
+from bench.browser import VIEWS, browser_page, exceptions_shown, open_view, screenshot, switch_to  # noqa: E402
 from bench.runs import bench_database  # noqa: E402
 from core.config import PROJECT_ROOT, AppConfig, load_config  # noqa: E402
 from dashboard import data  # noqa: E402
@@ -114,7 +113,7 @@ def browser_seconds(config: AppConfig, rounds: int) -> dict[str, dict]:
             for _ in range(rounds):
                 for view in VIEWS:
                     figures[view]["switch"].append(switch_to(page, view))
-        for view, timing in figures.items():
+        for timing in figures.values():
             switches = timing.pop("switch")
             timing.update(median=round(statistics.median(switches), 2), max=round(max(switches), 2))
         return figures

@@ -18,8 +18,18 @@ import numpy as np  # noqa: E402
 
 from bench import report  # noqa: E402
 from bench.memory import PeakMemory  # noqa: E402
-from bench.runs import (BenchRun, add_database_option, create_topics, ledger_totals, new_run,  # noqa: E402
-                        producer_command, row_latencies_ms, run_database, scored_rows_estimate, start_job)
+from bench.runs import (  # noqa: E402
+    BenchRun,
+    add_database_option,
+    create_topics,
+    ledger_totals,
+    new_run,
+    producer_command,
+    row_latencies_ms,
+    run_database,
+    scored_rows_estimate,
+    start_job,
+)
 from core.config import PROJECT_ROOT, AppConfig, load_config  # noqa: E402
 
 READY_MARK = "streaming query started"
@@ -104,7 +114,8 @@ def main() -> int:
     print(f"  during the {args.warm_up} s warm-up: p50 {warm_up['p50']:,} p99 {warm_up['p99']:,} "
           f"max {warm_up['max']:,} ({len(warm_up_ms):,} rows); {totals['batches']} micro-batches in all")
     result = {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "command": "make bench-latency" + (f" ARGS={shlex.quote(' '.join(sys.argv[1:]))}" if sys.argv[1:] else ""),
+              "command": "make bench-latency" + (f" ARGS={shlex.quote(' '.join(sys.argv[1:]))}"
+                                                 if sys.argv[1:] else ""),
               "rate": args.rate, "duration_seconds": args.duration, "rows": len(measured_ms),
               "warm_up_seconds": args.warm_up, "warm_up_rows": len(warm_up_ms), "warm_up_latency_ms": warm_up,
               "batches": totals["batches"], "latency_ms": latency, "database": config.mysql.database,

@@ -71,7 +71,7 @@ class PeakMemory:
         for kind, total in totals.items():
             self.peaks[kind] = max(self.peaks.get(kind, 0), total)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         def poll():
             while not self._stop.wait(self.interval):
                 self.sample()

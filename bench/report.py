@@ -85,13 +85,19 @@ def _throughput_lines(result: dict) -> list[str]:
              f"| job wall time incl. start-up | {result['job_wall_seconds']:.1f} s |",
              _history_line(result)]
     for stage, rate in (stages.get("rows_per_second") or {}).items():
-        lines.append(f"| stage alone: {stage} | {rate:,} rows/s ({stages['seconds'][stage]:.1f} s) |")
+        lines.append(f"| stage's share: {stage} | {rate:,} rows/s ({stages['seconds'][stage]:.1f} s) |")
     for role, mib in result["peak_rss_mib"].items():
         lines.append(f"| peak RSS {role} | {mib:,.0f} MiB |")
-    lines.append(f"| feature state | {result['state']['events']:,} events, {result['state']['snapshot_mib']:.1f} MiB "
-                 "snapshot |")
+    lines.append(_state_line(result.get("state", {})))
     lines += [_speed_line(result), "", "Settings: " + ", ".join(f"{k} = {v}" for k, v in result["settings"].items())]
     return lines
+
+
+def _state_line(state: dict) -> str:
+    if "checkpoint_state_mib" in state:
+        return f"| velocity state in the checkpoint (RocksDB files) | {state['checkpoint_state_mib']:.1f} MiB |"
+    return (f"| feature state (driver-side engine) | {state['events']:,} events, "
+            f"{state['snapshot_mib']:.1f} MiB snapshot |")
 
 
 def _speed_line(result: dict) -> str:

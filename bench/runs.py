@@ -84,7 +84,7 @@ def bench_database(config: AppConfig, name: str, empty: bool) -> AppConfig:
     if empty:
         server.drop_database(name)
     server.ensure_database(name)
-    bench_config = replace(config, mysql=replace(config.mysql, database=name))
+    bench_config = config.model_copy(update={"mysql": replace(config.mysql, database=name)})
     apply_migrations(bench_config.mysql)
     return bench_config
 
@@ -124,7 +124,7 @@ def ledger_totals(config: AppConfig, stream_id: str) -> dict:
     with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
         cursor.execute(sql["stream_totals"], {"stream_id": stream_id})
         names = [column[0] for column in cursor.description]
-        return dict(zip(names, cursor.fetchone()))
+        return dict(zip(names, cursor.fetchone(), strict=True))
 
 
 def row_latencies_ms(config: AppConfig, stream_id: str,

@@ -1,40 +1,49 @@
-"""Load conf/payments.yaml once into frozen, validated dataclasses.
+"""Load conf/payments.yaml once into frozen, validated settings (pydantic-settings).
 
-Environment variables override hosts, ports and credentials. A bad value raises
-ConfigError naming the key, the value and what is allowed. Passwords are held in
-`Secret`, whose repr never shows the value, so logging a config is safe.
+Environment variables override hosts, ports and credentials (ENV_OVERRIDES); PAYMENTS_CONFIG
+names another file. A bad value raises ConfigError naming the key, the value and what is
+allowed. Passwords are SecretStr: shown as '**********' wherever a config is logged.
 """
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, fields, is_dataclass
+from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Literal
 
-import yaml
-
-from features.definitions import FeatureConfig
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "conf" / "payments.yaml"
+MICROS_PER_MINUTE = 60_000_000
+MICROS_PER_DAY = 86_400_000_000
 
+# The documented environment variables and the key each sets.
 ENV_OVERRIDES = {
     "KAFKA_BOOTSTRAP_SERVERS": ("kafka", "bootstrap_servers"),
     "MYSQL_HOST": ("mysql", "host"),
     "MYSQL_PORT": ("mysql", "port"),
     "MYSQL_DATABASE": ("mysql", "database"),
     "MYSQL_USER": ("mysql", "user"),
+    "MYSQL_PASSWORD": ("mysql", "password"),
     "MYSQL_PASSWORD_FILE": ("mysql", "password_file"),
     "MYSQL_FLAVOR": ("mysql", "flavor"),
     "DASHBOARD_PORT": ("dashboard", "port"),
 }
-
-_HOST_PORT = re.compile(r"^[A-Za-z0-9.\-_\[\]:]+:\d{1,5}$")
-_IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-_TOPIC = re.compile(r"^[A-Za-z0-9._\-]{1,249}$")
-_DURATION = re.compile(r"^\d+ (millisecond|second|minute|hour)s?$")
-_MEMORY = re.compile(r"^\d+[kmgKMG]$")
+ACTIONS = ("APPROVED", "REVIEW", "DECLINED")  # by severity
+FROZEN = {"frozen": True, "config": {"extra": "forbid"}}
 
 
 class ConfigError(ValueError):
@@ -45,69 +54,88 @@ class ConfigError(ValueError):
         self.key = key
 
 
-class Secret:
-    """A string that never shows itself in repr, str or logs."""
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
+def _project_path(value: Path) -> Path:
+    return value if value.is_absolute() else PROJECT_ROOT / value
 
 
-@dataclass(frozen=True)
+def _host_ports(value: str) -> str:
+    items = [item.strip() for item in value.split(",")]
+    pattern = re.compile(r"^[A-Za-z0-9.\-_\[\]:]+:(\d{1,5})$")
+    if not all((m := pattern.match(item)) and 0 < int(m.group(1)) < 65536 for item in items):
+        raise ValueError("must be host:port[,host:port...] with ports in 1..65535")
+    return ",".join(items)
+
+
+ProjectPath = Annotated[Path, AfterValidator(_project_path)]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$", description="1-64 of A-Za-z0-9_")]
+TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._\-]{1,249}$")]
+Duration = Annotated[str, Field(pattern=r"^\d+ (millisecond|second|minute|hour)s?$")]
+JvmSize = Annotated[str, Field(pattern=r"^\d+[kmgKMG]$")]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+@dataclass(**FROZEN)
 class TopicsConfig:
-    payments: str
-    dlq: str
-    alerts: str
-    labels: str
+    payments: TopicName
+    dlq: TopicName
+    alerts: TopicName
+    labels: TopicName
 
 
-@dataclass(frozen=True)
+SOURCE_OWNED = ("bootstrap.servers", "group.id", "auto.offset.reset", "key.deserializer", "value.deserializer",
+                "enable.auto.commit", "interceptor.classes")
+
+
+@dataclass(**FROZEN)
 class KafkaConfig:
-    bootstrap_servers: str
-    partitions: int
-    replication_factor: int
+    bootstrap_servers: Annotated[str, AfterValidator(_host_ports)]
+    partitions: Annotated[int, Field(ge=1, le=1024)]
+    replication_factor: Annotated[int, Field(ge=1, le=16)]
     topics: TopicsConfig
     consumer: tuple[tuple[str, str], ...] = ()  # Kafka consumer settings for Spark's source
+
+    @field_validator("consumer", mode="before")
+    @classmethod
+    def _consumer_settings(cls, value: Any) -> Any:
+        """A mapping of consumer properties that Spark's source lets you set, as sorted pairs."""
+        if not isinstance(value, Mapping):
+            return value
+        for name in value:
+            if not re.match(r"^[a-z][a-z0-9.]*$", str(name)) or name in SOURCE_OWNED:
+                raise ValueError(f"{name}: not a Kafka consumer property that Spark's source lets you set "
+                                 f"(not one of {', '.join(SOURCE_OWNED)})")
+        return tuple((str(name), str(setting)) for name, setting in sorted(value.items()))
 
     @property
     def bootstrap_host_ports(self) -> list[tuple[str, int]]:
         pairs = []
         for item in self.bootstrap_servers.split(","):
-            host, _, port = item.strip().rpartition(":")
+            host, _, port = item.rpartition(":")
             pairs.append((host, int(port)))
         return pairs
 
 
-@dataclass(frozen=True)
+@dataclass(**FROZEN)
 class MySqlConfig:
-    flavor: str
-    host: str
-    port: int
-    database: str
-    user: str
-    password_file: Path
-    jdbc_batch_size: int
-    password_from_env: Secret | None = None
+    flavor: Literal["mariadb", "mysql"]
+    host: Annotated[str, Field(min_length=1)]
+    port: Port
+    database: Identifier
+    user: Identifier
+    password_file: ProjectPath  # read when no password is set (the local MariaDB writes it)
+    jdbc_batch_size: Annotated[int, Field(ge=1, le=1_000_000)]
+    password: SecretStr | None = None  # MYSQL_PASSWORD
 
-    def password(self) -> Secret:
+    def secret(self) -> SecretStr:
         """The password: MYSQL_PASSWORD, else the password file's first line."""
-        if self.password_from_env is not None:
-            return self.password_from_env
+        if self.password is not None:
+            return self.password
         try:
-            return Secret(self.password_file.read_text(encoding="utf-8").strip())
+            return SecretStr(self.password_file.read_text(encoding="utf-8").strip())
         except FileNotFoundError:
-            raise ConfigError(
-                "mysql.password_file", str(self.password_file),
-                "file not found; set MYSQL_PASSWORD, or start the local MariaDB "
-                "(make services-up) which writes it",
-            ) from None
+            raise ConfigError("mysql.password_file", str(self.password_file),
+                              "file not found; set MYSQL_PASSWORD, or start the local MariaDB "
+                              "(make services-up) which writes it") from None
 
     @property
     def jdbc_url(self) -> str:
@@ -127,35 +155,50 @@ class MySqlConfig:
         return "org.mariadb.jdbc.Driver" if self.flavor == "mariadb" else "com.mysql.cj.jdbc.Driver"
 
 
-@dataclass(frozen=True)
+def _checkpoint_location(value: Any) -> Any:
+    """A Hadoop URI (hdfs://, s3a://, abfs://, file://) as given; a plain path from the project root."""
+    text = str(value)
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*://", text):
+        return text
+    return _project_path(Path(text))
+
+
+@dataclass(**FROZEN)
 class StreamConfig:
-    starting_offsets: str
-    max_offsets_per_trigger: int
-    trigger_interval: str
-    checkpoint_location: Path
-    shuffle_partitions: int
-    restart_backoff_max_seconds: int = 30    # longest wait between restarts after an outage
-    restart_give_up_seconds: int = 900       # stop restarting after this long without a committed batch
+    starting_offsets: Literal["earliest", "latest"]
+    max_offsets_per_trigger: Annotated[int, Field(ge=1, le=100_000_000)]
+    trigger_interval: Duration
+    checkpoint_location: Path | str  # a local folder, or a Hadoop URI (hdfs://, s3a://, abfs://)
+    shuffle_partitions: Annotated[int, Field(ge=1, le=10_000)]  # the state's partitions: fixed per checkpoint
+    restart_backoff_max_seconds: Annotated[int, Field(ge=1, le=3600)] = 30  # longest wait between restarts
+    restart_give_up_seconds: Annotated[int, Field(ge=0, le=7 * 86400)] = 900  # without a committed batch
+
+    @field_validator("checkpoint_location", mode="before")
+    @classmethod
+    def _location(cls, value: Any) -> Any:
+        if value is None or str(value).strip() == "":
+            raise ValueError("required")
+        return _checkpoint_location(value)
 
 
-@dataclass(frozen=True)
+@dataclass(**FROZEN)
 class SparkConfig:
-    master: str
-    driver_memory: str
+    master: Annotated[str, Field(min_length=1)]
+    driver_memory: JvmSize
     ui_enabled: bool
 
 
-@dataclass(frozen=True)
+@dataclass(**FROZEN)
 class LocalServicesConfig:
-    state_dir: Path
-    kafka_controller_port: int
-    kafka_heap: str
-    start_timeout_seconds: int
+    state_dir: ProjectPath
+    kafka_controller_port: Port
+    kafka_heap: JvmSize
+    start_timeout_seconds: Annotated[int, Field(ge=1, le=3600)]
 
 
-@dataclass(frozen=True)
+@dataclass(**FROZEN)
 class ModelConfig:
-    artifact: str
+    artifact: Annotated[str, Field(min_length=1)]
 
     def artifact_dir(self) -> Path:
         """The artifact folder: model/CURRENT's version, a version name, or a path."""
@@ -171,49 +214,142 @@ class ModelConfig:
         return model_dir / "artifacts" / self.artifact
 
 
-@dataclass(frozen=True)
+@dataclass(**FROZEN)
 class DashboardConfig:
-    host: str
-    port: int
-    refresh_seconds: int   # each view reloads its figures this often
-    window_minutes: int    # default time range of the overview, alerts and rejected views
+    host: str = "127.0.0.1"
+    port: Port = 8501
+    refresh_seconds: Annotated[int, Field(ge=1, le=3600)] = 5  # each view reloads its figures this often
+    window_minutes: Annotated[int, Field(ge=1, le=7 * 1440)] = 60  # default time range of the views
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
 
-ACTIONS = ("APPROVED", "REVIEW", "DECLINED")  # by severity
-_RULE_ID = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
+@dataclass(**FROZEN)
+class FeatureConfig:
+    customer_windows_days: tuple[Annotated[int, Field(ge=1, le=365)], ...] = Field((1, 7, 30), min_length=1)
+    burst_windows_minutes: tuple[Annotated[int, Field(ge=1, le=1440)], ...] = Field((10, 60), min_length=1)
+    terminal_windows_days: tuple[Annotated[int, Field(ge=1, le=365)], ...] = Field((1, 7, 30), min_length=1)
+    label_delay_days: Annotated[int, Field(ge=0, le=365)] = 7
+    allowed_lateness_hours: Annotated[int, Field(ge=0, le=24 * 90)] = 24  # the event-time watermark's delay
+
+    @property
+    def label_delay_us(self) -> int:
+        return self.label_delay_days * MICROS_PER_DAY
 
 
-@dataclass(frozen=True)
+@dataclass(**FROZEN)
 class DecisionRule:
-    id: str
-    when: str
-    action: str
-    description: str
+    id: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,31}$", description="an upper-case id, A-Z0-9_")]
+    when: Annotated[str, Field(min_length=1)]
+    action: Literal["REVIEW", "DECLINED"]
+    description: Annotated[str, Field(min_length=1)]
 
 
-@dataclass(frozen=True)
+def _threshold(value: Any) -> Any:
+    """'model' (the threshold chosen at training, in the model's metadata) is None; else a number."""
+    if value is None or value == "model":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("must be 'model' or a number in 0..1") from None
+    if not 0 <= number <= 1:
+        raise ValueError("must be 'model' or a number in 0..1")
+    return number
+
+
+Threshold = Annotated[float | None, BeforeValidator(_threshold)]
+
+
+@dataclass(**FROZEN)
+class ScoreBandsConfig:
+    review: Threshold = None   # None: the model's own (its metadata)
+    decline: Threshold = None
+
+
+@dataclass(**FROZEN)
 class DecisionsConfig:
-    review_threshold: float | None   # None: take the model's metadata
-    decline_threshold: float | None
-    rules: tuple[DecisionRule, ...]
+    score_bands: ScoreBandsConfig = ScoreBandsConfig()
+    rules: tuple[DecisionRule, ...] = ()
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_ids(cls, rules: tuple[DecisionRule, ...]) -> tuple[DecisionRule, ...]:
+        ids = [rule.id for rule in rules]
+        duplicated = sorted({rule_id for rule_id in ids if ids.count(rule_id) > 1})
+        if duplicated:
+            raise ValueError(f"rule ids must be unique: {', '.join(duplicated)} repeated")
+        return rules
+
+    @property
+    def review_threshold(self) -> float | None:
+        return self.score_bands.review
+
+    @property
+    def decline_threshold(self) -> float | None:
+        return self.score_bands.decline
 
 
-@dataclass(frozen=True)
-class AppConfig:
+@dataclass(**FROZEN)
+class ContractConfig:
+    event_time_future_minutes: Annotated[int, Field(ge=1, le=7 * 1440)] = 60  # after the Kafka timestamp
+    event_time_past_days: Annotated[int, Field(ge=1, le=36500)] = 3650       # before it
+
+
+_SOURCES: ContextVar[tuple[Path, Mapping[str, str]]] = ContextVar("config_sources")
+
+
+class DocumentedEnvironment(PydanticBaseSettingsSource):
+    """The variables of ENV_OVERRIDES, each onto its key (over the YAML file's value)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]):
+        super().__init__(settings_cls)
+        self.environ = environ
+
+    def get_field_value(self, field, field_name):  # one call per source, not per field (see __call__)
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, dict[str, str]] = {}
+        for variable, (section, key) in ENV_OVERRIDES.items():
+            if self.environ.get(variable):
+                values.setdefault(section, {})[key] = self.environ[variable]
+        return values
+
+
+class AppConfig(BaseSettings):
+    """The whole configuration: conf/payments.yaml (or PAYMENTS_CONFIG) under the environment."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid")
+
     kafka: KafkaConfig
     mysql: MySqlConfig
     stream: StreamConfig
     spark: SparkConfig
     local_services: LocalServicesConfig
-    features: FeatureConfig
+    features: FeatureConfig = FeatureConfig()
     model: ModelConfig
-    decisions: DecisionsConfig
+    decisions: DecisionsConfig = DecisionsConfig()
+    dashboard: DashboardConfig = DashboardConfig()
+    contract: ContractConfig = ContractConfig()
     source_path: Path
-    dashboard: DashboardConfig = DashboardConfig("127.0.0.1", 8501, 5, 60)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections_may_be_empty(cls, values: Any) -> Any:
+        """A section written with no keys (`dashboard:`) takes its defaults."""
+        if isinstance(values, dict):
+            return {name: ({} if section is None else section) for name, section in values.items()}
+        return values
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        path, environ = _SOURCES.get()
+        return (init_settings, DocumentedEnvironment(settings_cls, environ),
+                YamlConfigSettingsSource(settings_cls, yaml_file=path))
 
 
 def load_config(path: str | os.PathLike | None = None,
@@ -221,233 +357,30 @@ def load_config(path: str | os.PathLike | None = None,
     """Read the YAML file (PAYMENTS_CONFIG or conf/payments.yaml), apply env overrides, validate."""
     environ = os.environ if environ is None else environ
     config_path = Path(path or environ.get("PAYMENTS_CONFIG") or DEFAULT_CONFIG_PATH)
+    if not config_path.is_file():
+        raise ConfigError("PAYMENTS_CONFIG", str(config_path), "file not found")
+    token = _SOURCES.set((config_path, environ))
     try:
-        raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError("PAYMENTS_CONFIG", str(config_path), "file not found") from None
-    raw = _apply_env_overrides(raw, environ)
-    return _build(raw, config_path, environ)
+        return AppConfig(source_path=config_path)
+    except ValidationError as error:
+        raise first_problem(error) from None
+    finally:
+        _SOURCES.reset(token)
 
 
-def _apply_env_overrides(raw: dict, environ: Mapping[str, str]) -> dict:
-    merged = {section: dict(values or {}) for section, values in raw.items()}
-    for variable, (section, key) in ENV_OVERRIDES.items():
-        if environ.get(variable):
-            merged.setdefault(section, {})[key] = environ[variable]
-    return merged
+def first_problem(error: ValidationError) -> ConfigError:
+    """The first validation error as ConfigError: the dotted key, the value, what is allowed."""
+    problem = error.errors(include_url=False)[0]
+    key = ".".join(str(part) for part in problem["loc"] if not str(part).startswith(("function-", "lax-")))
+    value = problem.get("input")
+    if problem["type"] == "missing" or value in ("", None):
+        return ConfigError(key, None, "required")
+    message = problem["msg"].removeprefix("Value error, ")
+    pattern = (problem.get("ctx") or {}).get("pattern")
+    described = f"{message} ({pattern})" if pattern and pattern not in message else message
+    return ConfigError(key, value if isinstance(value, (str, int, float, bool)) else str(value), described)
 
 
-def _build(raw: dict, source: Path, environ: Mapping[str, str]) -> AppConfig:
-    kafka = raw.get("kafka", {})
-    mysql = raw.get("mysql", {})
-    stream = raw.get("stream", {})
-    spark = raw.get("spark", {})
-    local = raw.get("local_services", {})
-    topics = kafka.get("topics", {})
-    password = environ.get("MYSQL_PASSWORD")
-    return AppConfig(
-        kafka=KafkaConfig(
-            bootstrap_servers=_bootstrap(kafka, "kafka.bootstrap_servers"),
-            partitions=_int(kafka, "partitions", "kafka.partitions", 1, 1024),
-            replication_factor=_int(kafka, "replication_factor", "kafka.replication_factor", 1, 16),
-            topics=TopicsConfig(**{
-                name: _matching(topics, name, f"kafka.topics.{name}", _TOPIC,
-                                "a Kafka topic name: 1-249 of A-Za-z0-9._-")
-                for name in ("payments", "dlq", "alerts", "labels")
-            }),
-            consumer=_consumer_settings(kafka.get("consumer") or {}),
-        ),
-        mysql=MySqlConfig(
-            flavor=_choice(mysql, "flavor", "mysql.flavor", ("mariadb", "mysql")),
-            host=_non_empty(mysql, "host", "mysql.host"),
-            port=_int(mysql, "port", "mysql.port", 1, 65535),
-            database=_matching(mysql, "database", "mysql.database", _IDENTIFIER,
-                               "1-64 of A-Za-z0-9_"),
-            user=_matching(mysql, "user", "mysql.user", _IDENTIFIER, "1-64 of A-Za-z0-9_"),
-            password_file=_path(mysql, "password_file", "mysql.password_file"),
-            jdbc_batch_size=_int(mysql, "jdbc_batch_size", "mysql.jdbc_batch_size", 1, 1_000_000),
-            password_from_env=Secret(password) if password else None,
-        ),
-        stream=StreamConfig(
-            starting_offsets=_choice(stream, "starting_offsets", "stream.starting_offsets",
-                                     ("earliest", "latest")),
-            max_offsets_per_trigger=_int(stream, "max_offsets_per_trigger",
-                                         "stream.max_offsets_per_trigger", 1, 100_000_000),
-            trigger_interval=_matching(stream, "trigger_interval", "stream.trigger_interval",
-                                       _DURATION, "'<n> milliseconds|seconds|minutes|hours'"),
-            checkpoint_location=_path(stream, "checkpoint_location", "stream.checkpoint_location"),
-            shuffle_partitions=_int(stream, "shuffle_partitions", "stream.shuffle_partitions", 1, 10_000),
-            restart_backoff_max_seconds=_optional_int(stream, "restart_backoff_max_seconds", 30,
-                                                      "stream.restart_backoff_max_seconds", 1, 3600),
-            restart_give_up_seconds=_optional_int(stream, "restart_give_up_seconds", 900,
-                                                  "stream.restart_give_up_seconds", 0, 7 * 86400),
-        ),
-        spark=SparkConfig(
-            master=_non_empty(spark, "master", "spark.master"),
-            driver_memory=_matching(spark, "driver_memory", "spark.driver_memory", _MEMORY,
-                                    "a JVM size such as 2g or 512m"),
-            ui_enabled=_bool(spark, "ui_enabled", "spark.ui_enabled"),
-        ),
-        local_services=LocalServicesConfig(
-            state_dir=_path(local, "state_dir", "local_services.state_dir"),
-            kafka_controller_port=_int(local, "kafka_controller_port",
-                                       "local_services.kafka_controller_port", 1, 65535),
-            kafka_heap=_matching(local, "kafka_heap", "local_services.kafka_heap", _MEMORY,
-                                 "a JVM size such as 512m"),
-            start_timeout_seconds=_int(local, "start_timeout_seconds",
-                                       "local_services.start_timeout_seconds", 1, 3600),
-        ),
-        features=_features(raw.get("features", {})),
-        model=ModelConfig(artifact=_non_empty(raw.get("model", {}), "artifact", "model.artifact")),
-        decisions=_decisions(raw.get("decisions", {})),
-        source_path=source,
-        dashboard=_dashboard(raw.get("dashboard", {}) or {}),
-    )
-
-
-def _dashboard(section: dict) -> DashboardConfig:
-    """dashboard: may be left out (older config files); each key has a default."""
-    return DashboardConfig(
-        host=str(section.get("host", "127.0.0.1")),
-        port=_optional_int(section, "port", 8501, "dashboard.port", 1, 65535),
-        refresh_seconds=_optional_int(section, "refresh_seconds", 5, "dashboard.refresh_seconds", 1, 3600),
-        window_minutes=_optional_int(section, "window_minutes", 60, "dashboard.window_minutes", 1, 7 * 1440),
-    )
-
-
-_CONSUMER_SETTING = re.compile(r"^[a-z][a-z0-9.]*$")
-_SOURCE_OWNED = ("bootstrap.servers", "group.id", "auto.offset.reset", "key.deserializer",
-                 "value.deserializer", "enable.auto.commit", "interceptor.classes")
-
-
-def _consumer_settings(section: dict) -> tuple[tuple[str, str], ...]:
-    """kafka.consumer: Kafka consumer properties (fetch sizes, buffers) for Spark's source."""
-    if not isinstance(section, dict):
-        raise ConfigError("kafka.consumer", section, "a mapping of Kafka consumer properties")
-    for name in section:
-        if not _CONSUMER_SETTING.match(str(name)) or name in _SOURCE_OWNED:
-            raise ConfigError(f"kafka.consumer.{name}", section[name],
-                              "a Kafka consumer property that Spark's source lets you set "
-                              f"(not one of {', '.join(_SOURCE_OWNED)})")
-    return tuple((str(name), str(value)) for name, value in sorted(section.items()))
-
-
-def _features(section: dict) -> FeatureConfig:
-    return FeatureConfig(
-        customer_windows_days=_int_list(section, "customer_windows_days", "features.customer_windows_days", 1, 365),
-        burst_windows_minutes=_int_list(section, "burst_windows_minutes", "features.burst_windows_minutes", 1, 1440),
-        terminal_windows_days=_int_list(section, "terminal_windows_days", "features.terminal_windows_days", 1, 365),
-        label_delay_days=_int(section, "label_delay_days", "features.label_delay_days", 0, 365),
-        allowed_lateness_hours=_int(section, "allowed_lateness_hours", "features.allowed_lateness_hours", 0, 24 * 90),
-    )
-
-
-def _decisions(section: dict) -> DecisionsConfig:
-    bands = section.get("score_bands", {}) or {}
-    rules, seen = [], set()
-    for index, rule in enumerate(section.get("rules", []) or []):
-        key = f"decisions.rules[{index}]"
-        if not isinstance(rule, dict):
-            raise ConfigError(key, rule, "must be a mapping with id, when, action, description")
-        rule_id = _matching(rule, "id", f"{key}.id", _RULE_ID, "an upper-case id, A-Z0-9_, at most 32")
-        if rule_id in seen:
-            raise ConfigError(f"{key}.id", rule_id, "must be unique")
-        seen.add(rule_id)
-        rules.append(DecisionRule(
-            id=rule_id, when=_non_empty(rule, "when", f"{key}.when"),
-            action=_choice(rule, "action", f"{key}.action", ACTIONS[1:]),
-            description=_non_empty(rule, "description", f"{key}.description")))
-    return DecisionsConfig(review_threshold=_threshold(bands, "review"),
-                           decline_threshold=_threshold(bands, "decline"), rules=tuple(rules))
-
-
-def _threshold(section: dict, name: str) -> float | None:
-    value = section.get(name, "model")
-    if value == "model":
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = -1.0
-    if not 0 <= number <= 1:
-        raise ConfigError(f"decisions.score_bands.{name}", value, "must be 'model' or a number in 0..1")
-    return number
-
-
-def _int_list(section: dict, name: str, key: str, low: int, high: int) -> tuple[int, ...]:
-    value = _present(section, name, key)
-    if not isinstance(value, list) or not value:
-        raise ConfigError(key, value, f"must be a non-empty list of integers in {low}..{high}")
-    return tuple(_int({name: item}, name, key, low, high) for item in value)
-
-
-def _present(section: dict, name: str, key: str) -> Any:
-    if name not in section or section[name] is None or section[name] == "":
-        raise ConfigError(key, None, "required")
-    return section[name]
-
-
-def _non_empty(section: dict, name: str, key: str) -> str:
-    return str(_present(section, name, key))
-
-
-def _optional_int(section: dict, name: str, default: int, key: str, low: int, high: int) -> int:
-    """An integer setting that may be left out (older config files), checked like _int."""
-    return _int({name: section.get(name, default)}, name, key, low, high)
-
-
-def _int(section: dict, name: str, key: str, low: int, high: int) -> int:
-    value = _present(section, name, key)
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ConfigError(key, value, f"must be an integer in {low}..{high}") from None
-    if isinstance(value, bool) or not low <= number <= high:
-        raise ConfigError(key, value, f"must be an integer in {low}..{high}")
-    return number
-
-
-def _bool(section: dict, name: str, key: str) -> bool:
-    value = _present(section, name, key)
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "false"):
-        return text == "true"
-    raise ConfigError(key, value, "must be true or false")
-
-
-def _choice(section: dict, name: str, key: str, allowed: tuple[str, ...]) -> str:
-    value = str(_present(section, name, key))
-    if value not in allowed:
-        raise ConfigError(key, value, f"must be one of {', '.join(allowed)}")
-    return value
-
-
-def _matching(section: dict, name: str, key: str, pattern: re.Pattern, allowed: str) -> str:
-    value = str(_present(section, name, key)).strip()
-    if not pattern.match(value):
-        raise ConfigError(key, value, f"must be {allowed}")
-    return value
-
-
-def _bootstrap(section: dict, key: str) -> str:
-    value = str(_present(section, "bootstrap_servers", key)).strip()
-    items = [item.strip() for item in value.split(",")]
-    if not all(_HOST_PORT.match(item) and 0 < int(item.rpartition(":")[2]) < 65536 for item in items):
-        raise ConfigError(key, value, "must be host:port[,host:port...] with ports in 1..65535")
-    return ",".join(items)
-
-
-def _path(section: dict, name: str, key: str) -> Path:
-    path = Path(str(_present(section, name, key)))
-    return path if path.is_absolute() else PROJECT_ROOT / path
-
-
-def describe(config: Any) -> dict:
-    """A loggable dict of a config dataclass; secrets stay masked."""
-    if is_dataclass(config):
-        return {f.name: describe(getattr(config, f.name)) for f in fields(config)}
-    if isinstance(config, (Path, Secret)):
-        return str(config)
-    return config
+def describe(config: AppConfig) -> dict:
+    """A loggable dict of the config; secrets stay masked."""
+    return config.model_dump(mode="json")

@@ -5,8 +5,8 @@ import os
 import sys
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
@@ -19,8 +19,11 @@ ROCKSDB_PROVIDER = "org.apache.spark.sql.execution.streaming.state.RocksDBStateS
 # bytecode interpreted; the parse's are larger). scripts/spark-submit passes the same.
 JVM_OPTIONS = "-Duser.timezone=UTC -XX:-DontCompileHugeMethods"
 ARROW_BATCH_ROWS = 10_000
+# Local checkpoint logs without Hadoop's checksum side files. Spark writes the offset and commit
+# logs through Hadoop's FileContext (this setting); the state store's files go through the
+# FileSystem API, which keeps its checksummed default (RocksDB's checkpointing casts it to
+# LocalFileSystem).
 LOCAL_FILES_WITHOUT_CHECKSUMS = {
-    "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
     "spark.hadoop.fs.AbstractFileSystem.file.impl": "org.apache.hadoop.fs.local.RawLocalFs",
 }
 
@@ -37,23 +40,27 @@ def session_settings(config: AppConfig) -> dict[str, str]:
         "spark.executor.extraJavaOptions": JVM_OPTIONS,
         "spark.driver.extraJavaOptions": JVM_OPTIONS,
         "spark.sql.shuffle.partitions": str(config.stream.shuffle_partitions),
+        # The velocity state (features/velocity.py): RocksDB, each micro-batch's changes written
+        # as a changelog beside the checkpoint (a full snapshot now and then, in the background).
         "spark.sql.streaming.stateStore.providerClass": ROCKSDB_PROVIDER,
+        "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
+        # Counting the store's rows costs a read before every write; the state's size is
+        # measured by its files instead (bench/state_scale.py).
+        "spark.sql.streaming.stateStore.rocksdb.trackTotalNumberOfRows": "false",
+        # Timestamps reach the operators as java.time.Instant, not java.sql.Timestamp (which
+        # rebases every value between calendars).
+        "spark.sql.datetime.java8API.enabled": "true",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         # Rows per Arrow batch to and from the Python workers: at 10,000 the scoring UDF works on
         # the next batch while the JDBC writer waits on MySQL (measured, 1M preloaded: 15.5-16.8k
         # tx/s end to end at 100,000; 20.8k at 10,000; 18.5k at 5,000).
         "spark.sql.execution.arrow.maxRecordsPerBatch": str(ARROW_BATCH_ROWS),
-        # A DataFrame made from the driver's Arrow table is decoded by the tasks, in parallel. Below
-        # this size Spark would decode it on the driver into a local relation, one thread, and ship
-        # the rows inside the tasks (measured, 200k payments scored into the no-op sink: 1.6 s -> 0.9 s).
-        "spark.sql.execution.arrow.localRelationThreshold": "0",
         # A frame cached once (the benchmark's stages) is read once: compressing it costs more than it saves.
         "spark.sql.inMemoryColumnarStorage.compressed": "false",
         "spark.sql.adaptive.enabled": "false",
-        # file: paths (a local checkpoint) without Hadoop's checksum side files. Every micro-batch
-        # writes an offset file and a commit file, each a temporary file renamed into place; the
-        # checksummed file system also writes and renames a .crc beside each (measured, 3,000-record
-        # batches: walCommit 44 -> 24 ms, commitOffsets 48 -> 25 ms). Other file systems are unaffected.
+        # Every micro-batch writes an offset file and a commit file, each a temporary file renamed
+        # into place; the checksummed file system also writes and renames a .crc beside each
+        # (measured, 3,000-record batches: walCommit 44 -> 24 ms, commitOffsets 48 -> 25 ms).
         **LOCAL_FILES_WITHOUT_CHECKSUMS,
         "spark.ui.enabled": str(config.spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
@@ -88,7 +95,7 @@ PROJECT_PACKAGES_SKIPPED = {"tests", "bench", "scripts", "jobs", "training", "ge
 
 def ship_project_code(spark: SparkSession) -> Path:
     """On a cluster, executors' Python workers import the project's packages (UDFs, schemas,
-    the batch functions) from a zip that Spark sends them."""
+    the sink's functions) from a zip that Spark sends them."""
     target = Path(tempfile.mkdtemp(prefix="payscore-code-")) / "payscore_code.zip"
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for package in sorted(PROJECT_ROOT.glob("*/__init__.py")):

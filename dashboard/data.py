@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import queue
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -230,7 +230,7 @@ def representative_queries(velocity_columns: list[str], now: datetime) -> dict[s
 def explain(cursor, sql: str, params: dict) -> list[dict]:
     cursor.execute("EXPLAIN " + sql, params)
     names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def full_scans(plan: list[dict], table: str = "scored_transactions") -> list[dict]:

@@ -96,7 +96,7 @@ def show_overview(figures: data.Overview, now: datetime) -> None:
              ("Micro-batches", f"{figures.batches:,}"),
              ("Last commit", "-" if figures.last_commit is None else f"{figures.last_commit:%H:%M:%S} UTC")]]
     for row in rows:
-        for column, (label, value) in zip(st.columns(len(row)), row):
+        for column, (label, value) in zip(st.columns(len(row)), row, strict=True):
             column.metric(label, value)
     st.text(f"Model in use: {figures.model_version or '-'}")
     if figures.per_minute.empty:

@@ -12,7 +12,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from core.config import ACTIONS, DecisionRule
+from core.config import ACTIONS, DecisionRule, DecisionsConfig
 
 SEVERITY = {action: rank for rank, action in enumerate(ACTIONS)}
 BAND_ACTION = {"SCORE_LOW": "APPROVED", "SCORE_MEDIUM": "REVIEW", "SCORE_HIGH": "DECLINED"}
@@ -26,6 +26,13 @@ class RuleError(ValueError):
 class ScoreBands:
     review: float
     decline: float
+
+
+def score_bands(decisions: DecisionsConfig, trained_thresholds: dict) -> ScoreBands:
+    """conf/ thresholds where set, else the ones chosen when the model was trained (its metadata)."""
+    review, decline = decisions.review_threshold, decisions.decline_threshold
+    return ScoreBands(review=review if review is not None else float(trained_thresholds.get("review", 0.5)),
+                      decline=decline if decline is not None else float(trained_thresholds.get("decline", 0.9)))
 
 
 def score_band(score: Column, bands: ScoreBands) -> Column:
@@ -53,21 +60,22 @@ def decision_columns(rules: tuple[DecisionRule, ...], bands: ScoreBands) -> dict
     payment, its features and score."""
     band = score_band(F.col("score"), bands)
     conditions = [F.expr(rule.when) for rule in rules]
-    fired = [F.when(condition, F.lit(rule.id)) for condition, rule in zip(conditions, rules)]
+    fired = [F.when(condition, F.lit(rule.id)) for condition, rule in zip(conditions, rules, strict=True)]
     band_severity = F.when(band == "SCORE_HIGH", SEVERITY[BAND_ACTION["SCORE_HIGH"]]).when(
         band == "SCORE_MEDIUM", SEVERITY[BAND_ACTION["SCORE_MEDIUM"]]).otherwise(SEVERITY["APPROVED"])
     rule_severities = [F.when(condition, F.lit(SEVERITY[rule.action])).otherwise(0)
-                       for condition, rule in zip(conditions, rules)]
+                       for condition, rule in zip(conditions, rules, strict=True)]
     severity = F.greatest(band_severity, *rule_severities) if rules else band_severity
     return {"score_band": band, "reasons": F.concat_ws(",", *fired, band),
             "decision": F.element_at(F.array(*[F.lit(a) for a in ACTIONS]), severity + 1)}
 
 
-def with_decision(rules: tuple[DecisionRule, ...], bands: ScoreBands):
-    """Transform: add score_band, reasons and decision. The columns are built once, here, and
-    reused by every micro-batch (building them is a round trip to the JVM per expression)."""
-    columns = [column.alias(name) for name, column in decision_columns(rules, bands).items()]
+def with_decision(rules: tuple[DecisionRule, ...], bands: ScoreBands, is_scored: Column):
+    """Transform: add score_band, reasons and decision to the rows is_scored selects (NULL for
+    the others, whose rules are never evaluated). The columns are built once, when the query
+    is defined."""
+    columns = {name: F.when(is_scored, column) for name, column in decision_columns(rules, bands).items()}
 
     def transform(scored_df: DataFrame) -> DataFrame:
-        return scored_df.select("*", *columns)
+        return scored_df.withColumns(columns)
     return transform

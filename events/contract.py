@@ -1,6 +1,9 @@
 """Rules of the payment contract v1 (docs/contract.md, contract/payment.v1.schema.json)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+
 TRANSACTION_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
 RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+\-]\d{2}:\d{2})$"
 MAX_ID_LENGTH = 64
@@ -9,6 +12,7 @@ MAX_AMOUNT = 1_000_000
 DEFAULT_CURRENCY = "EUR"
 MAX_MESSAGE_BYTES = 16_384
 RAW_PREFIX_BYTES = 1_024
+MAX_REASON_MESSAGE_CHARS = 512  # rejected_payments.reason_message
 
 REQUIRED_STRING_FIELDS = ("transaction_id", "customer_id", "terminal_id", "event_time")
 REQUIRED_FIELDS = ("transaction_id", "customer_id", "terminal_id", "amount", "event_time")
@@ -27,7 +31,20 @@ class Reason:
     AMOUNT_PRECISION = "AMOUNT_PRECISION"
     BAD_CURRENCY = "BAD_CURRENCY"
     BAD_TIMESTAMP = "BAD_TIMESTAMP"
-    DUPLICATE_CONFLICT = "DUPLICATE_CONFLICT"  # decided in MySQL at commit (sql/commit_batch.sql)
+    EVENT_TIME_OUT_OF_RANGE = "EVENT_TIME_OUT_OF_RANGE"
+    DUPLICATE_CONFLICT = "DUPLICATE_CONFLICT"  # same transaction_id, other content (features/, sinks/)
 
-    ALL = (NOT_UTF8, OVERSIZE, BAD_JSON, MISSING_FIELD, WRONG_TYPE, BAD_ID,
-           AMOUNT_OUT_OF_RANGE, AMOUNT_PRECISION, BAD_CURRENCY, BAD_TIMESTAMP, DUPLICATE_CONFLICT)
+    ALL = (NOT_UTF8, OVERSIZE, BAD_JSON, MISSING_FIELD, WRONG_TYPE, BAD_ID, AMOUNT_OUT_OF_RANGE,
+           AMOUNT_PRECISION, BAD_CURRENCY, BAD_TIMESTAMP, EVENT_TIME_OUT_OF_RANGE, DUPLICATE_CONFLICT)
+
+
+@dataclass(frozen=True)
+class EventTimeBounds:
+    """How far a record's event_time may lie from its Kafka timestamp (when it was produced).
+
+    A payment dated far in the future would move the event-time watermark there, and every
+    later payment would look late and see no history; far in the past is only implausible
+    (replays of old data are legitimate, so that bound is wide by default)."""
+
+    future: timedelta = timedelta(hours=1)
+    past: timedelta = timedelta(days=3650)

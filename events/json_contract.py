@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 
 from jsonschema import Draft202012Validator, FormatChecker
 
@@ -23,7 +23,7 @@ def load_schema(path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(path) -> Draft202012Validator:
     return Draft202012Validator(load_schema(path), format_checker=FormatChecker())
 

@@ -11,9 +11,20 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from events.contract import (DEFAULT_CURRENCY, MAX_AMOUNT, MAX_ID_LENGTH, MAX_MESSAGE_BYTES,
-                             RAW_PREFIX_BYTES, REQUIRED_FIELDS, REQUIRED_STRING_FIELDS,
-                             RFC3339_PATTERN, TRANSACTION_ID_PATTERN, Reason)
+from events.contract import (
+    DEFAULT_CURRENCY,
+    MAX_AMOUNT,
+    MAX_ID_LENGTH,
+    MAX_MESSAGE_BYTES,
+    MAX_REASON_MESSAGE_CHARS,
+    RAW_PREFIX_BYTES,
+    REQUIRED_FIELDS,
+    REQUIRED_STRING_FIELDS,
+    RFC3339_PATTERN,
+    TRANSACTION_ID_PATTERN,
+    EventTimeBounds,
+    Reason,
+)
 from events.currencies import ISO_4217_CODES
 from events.schemas import AMOUNT_TYPE, FRAUD_LABEL_SCHEMA, PAYMENT_SCHEMA, REJECTED_SCHEMA
 
@@ -96,15 +107,18 @@ def first_failure(checks: list[tuple[Column, str, Column]]) -> Column:
 
 
 def parse_records(records_df: DataFrame, is_label: Column | None = None,
-                  max_message_bytes: int = MAX_MESSAGE_BYTES) -> DataFrame:
+                  max_message_bytes: int = MAX_MESSAGE_BYTES,
+                  event_time_bounds: EventTimeBounds = EventTimeBounds()) -> DataFrame:
     """Kafka records (KAFKA_RECORD_SCHEMA) -> one PARSED_RECORD_SCHEMA row each.
 
     is_label: which records are fraud labels (e.g. topic = the labels topic); the rest are payments.
+    Only a valid record keeps its event_time (the column the watermark is computed from).
     """
     labelled_df = records_df.withColumn("_is_label", is_label if is_label is not None else F.lit(False))
     fields_df = with_contract_fields(with_json_document(labelled_df, max_message_bytes))
-    reason = F.when(F.col("_is_label"), first_failure(label_checks(max_message_bytes))).otherwise(
-        first_failure(payment_checks(max_message_bytes)))
+    time_check = event_time_check(event_time_bounds)
+    reason = F.when(F.col("_is_label"), first_failure([*label_checks(max_message_bytes), time_check])).otherwise(
+        first_failure([*payment_checks(max_message_bytes), time_check]))
     checked_df = fields_df.withColumn("_reason", reason)
     rejected, label = F.col("_reason").isNotNull(), F.col("_is_label")
     return checked_df.select(
@@ -114,7 +128,7 @@ def parse_records(records_df: DataFrame, is_label: Column | None = None,
         F.col("timestamp").alias("kafka_timestamp"),
         label.alias("is_label"),
         F.col("_reason.code").alias("reason_code"),
-        F.col("_reason.message").alias("reason_message"),
+        F.substring("_reason.message", 1, MAX_REASON_MESSAGE_CHARS).alias("reason_message"),
         F.when(rejected, F.substring("value", 1, RAW_PREFIX_BYTES)).alias("raw_value_prefix"),
         F.col("_length").cast("int").alias("raw_value_length"),
         F.col("_transaction_id").alias("transaction_id"),
@@ -122,10 +136,27 @@ def parse_records(records_df: DataFrame, is_label: Column | None = None,
         F.col("_terminal_id").alias("terminal_id"),
         F.when(~rejected, F.col("_amount").try_cast(AMOUNT_TYPE)).alias("amount"),
         F.col("_currency").alias("currency"),
-        F.col("_event_time").alias("event_time"),
+        F.when(~rejected, F.col("_event_time")).alias("event_time"),
         F.col("_is_fraud").alias("is_fraud"),
         F.col("_labeled_at").alias("labeled_at"),
     )
+
+
+def event_time_check(bounds: EventTimeBounds) -> tuple[Column, str, Column]:
+    """event_time within bounds of the record's Kafka timestamp (checked after its format)."""
+    sent = F.col("timestamp")
+    earliest = sent - F.make_dt_interval(secs=F.lit(bounds.past.total_seconds()))
+    latest = sent + F.make_dt_interval(secs=F.lit(bounds.future.total_seconds()))
+    event_time = F.col("_event_time")
+    return ((event_time > latest) | (event_time < earliest), Reason.EVENT_TIME_OUT_OF_RANGE,
+            F.concat(F.lit("event_time "), F.col("_event_time_text"),
+                     F.lit(f" is more than {_describe(bounds.future)} after or {_describe(bounds.past)} before "
+                           "the record's Kafka timestamp "), F.date_format(sent, "yyyy-MM-dd'T'HH:mm:ss'Z'")))
+
+
+def _describe(span) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours / 24:g} days" if hours >= 48 else f"{hours:g} hours"
 
 
 def envelope_checks(max_message_bytes: int) -> list[tuple[Column, str, Column]]:

@@ -88,5 +88,18 @@ def feature_field(name: str) -> T.StructField:
 
 
 def payment_with_features_schema(feature_names: list[str]) -> T.StructType:
-    """A valid payment and the features the engine computed for it: what the model scores."""
+    """A valid payment and the features the operators computed for it: what the model scores."""
     return T.StructType([*PAYMENT_SCHEMA.fields, *[feature_field(name) for name in feature_names]])
+
+
+def scored_payment_schema(feature_names: list[str]) -> T.StructType:
+    """What a decision rule sees: the payment, its features, its score and the model's version."""
+    return T.StructType([*payment_with_features_schema(feature_names).fields,
+                         T.StructField("score", T.DoubleType(), True),
+                         T.StructField("model_version", T.StringType(), True)])
+
+
+# Columns a scored payment gets after its features (udfs/, decisions/), stored with it.
+DECISION_COLUMNS = ("score", "model_version", "score_band", "reasons", "decision")
+# Every row the sink writes names its micro-batch: the streaming query's id and the batch id.
+BATCH_TAG_COLUMNS = ("stream_id", "batch_id")

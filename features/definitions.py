@@ -1,37 +1,9 @@
 """Feature names, windows and the model's feature order, derived from conf/ (features:)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from core.config import MICROS_PER_DAY, MICROS_PER_MINUTE, FeatureConfig
 
-MICROS_PER_MINUTE = 60_000_000
-MICROS_PER_DAY = 86_400_000_000
-
-
-@dataclass(frozen=True)
-class FeatureConfig:
-    customer_windows_days: tuple[int, ...] = (1, 7, 30)
-    burst_windows_minutes: tuple[int, ...] = (10, 60)
-    terminal_windows_days: tuple[int, ...] = (1, 7, 30)
-    label_delay_days: int = 7
-    allowed_lateness_hours: int = 24
-
-    @property
-    def label_delay_us(self) -> int:
-        return self.label_delay_days * MICROS_PER_DAY
-
-    @property
-    def lateness_us(self) -> int:
-        return self.allowed_lateness_hours * 60 * MICROS_PER_MINUTE
-
-    @property
-    def customer_retention_us(self) -> int:
-        longest = max(max(self.customer_windows_days) * MICROS_PER_DAY,
-                      max(self.burst_windows_minutes) * MICROS_PER_MINUTE)
-        return longest + self.lateness_us
-
-    @property
-    def terminal_retention_us(self) -> int:
-        return self.label_delay_us + max(self.terminal_windows_days) * MICROS_PER_DAY + self.lateness_us
+__all__ = ["MICROS_PER_DAY", "MICROS_PER_MINUTE", "FeatureConfig"]
 
 
 def window_label(minutes: int) -> str:
@@ -73,3 +45,8 @@ def model_feature_names(config: FeatureConfig) -> list[str]:
 def all_feature_names(config: FeatureConfig) -> list[str]:
     """Every feature column the engine adds (model features, burst features, is_late)."""
     return model_feature_names(config) + burst_feature_names(config) + ["is_late"]
+
+
+def stored_feature_names(config: FeatureConfig) -> list[str]:
+    """Feature columns stored with each scored payment (`amount` is the payment's own column)."""
+    return [name for name in all_feature_names(config) if name != "amount"]

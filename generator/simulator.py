@@ -8,7 +8,7 @@ counts, normal time of day around noon, normal amounts; three fraud scenarios.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -119,7 +119,7 @@ def add_frauds(frame: pd.DataFrame, params: SimulationParams, rng: np.random.Gen
 
 def to_contract(frame: pd.DataFrame, params: SimulationParams) -> pd.DataFrame:
     """Rows in the payment contract's fields, plus is_fraud and fraud_scenario."""
-    start = datetime.fromisoformat(params.start_date).replace(tzinfo=timezone.utc)
+    start = datetime.fromisoformat(params.start_date).replace(tzinfo=UTC)
     event_time = pd.Timestamp(start) + pd.to_timedelta(frame["tx_seconds"], unit="s")
     width = len(str(max(len(frame) - 1, 0)))
     return pd.DataFrame({

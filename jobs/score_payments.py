@@ -17,10 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pyspark.errors import StreamingQueryException  # noqa: E402
+
 from core.config import ConfigError, describe, load_config  # noqa: E402
 from core.logs import configure_logging  # noqa: E402
 from pipeline.restarts import RestartPolicy, outage_summary  # noqa: E402
-from pyspark.errors import StreamingQueryException  # noqa: E402
 
 log = logging.getLogger("score_payments")
 
@@ -51,15 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.log_level)
     from core.spark import build_spark_session
-    from pipeline.scoring_query import (load_scoring_model, start_scoring_query, trigger_settings, warm_up,
-                                        with_stream_overrides)
+    from pipeline.scoring_query import load_scoring_model, start_scoring_query, trigger_settings, with_stream_overrides
     from udfs.model_artifact import ModelArtifactError
 
     try:
         config = with_stream_overrides(
             load_config(args.config), args.checkpoint, args.starting_offsets,
             args.max_offsets_per_trigger, args.trigger_interval, args.payments_topic, args.labels_topic)
-        config.mysql.password()
+        config.mysql.secret()
     except ConfigError as error:
         log.error("%s", error)
         return 2
@@ -71,7 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     log.info("model %s loaded and checked", model.version)
     log.info("effective config: %s", json.dumps(describe(config), default=str))
     spark = build_spark_session(config, "score-payments")
-    warm_up(spark, config, model)
     stop_requested = _install_stop_handlers()
     policy = RestartPolicy(config.stream.restart_backoff_max_seconds, config.stream.restart_give_up_seconds)
     while True:

@@ -2,7 +2,9 @@
 
     .venv/bin/python jobs/train_model.py                 # generated default dataset, 7/7/7 split
     .venv/bin/python jobs/train_model.py --input data/payments.parquet --train-start 2018-07-25
-    (runs under spark-submit too; it needs no Spark)
+
+Features come from the scoring query's own stateful operators, run as a Spark batch query
+(local[*]; scripts/spark-submit jobs/train_model.py runs it on a cluster).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import pandas as pd  # noqa: E402
 
 from core.config import load_config  # noqa: E402
 from core.logs import configure_logging  # noqa: E402
+from core.spark import build_spark_session  # noqa: E402
 from features.batch import compute_features, labels_after_delay  # noqa: E402
 from features.definitions import model_feature_names  # noqa: E402
 from generator.simulator import SimulationParams, generate  # noqa: E402
@@ -59,7 +62,8 @@ def main(argv=None) -> int:
         description = {"customers": params.n_customers, "terminals": params.n_terminals,
                        "days": params.n_days, "seed": params.seed}
     delay = timedelta(days=config.features.label_delay_days)
-    features = compute_features(dataset, labels_after_delay(dataset, delay), config.features)
+    spark = build_spark_session(config, "train-model")
+    features = compute_features(spark, dataset, labels_after_delay(dataset, delay), config.features)
     frame = pd.concat([dataset[["transaction_id", "customer_id", "event_time", "is_fraud"]],
                        features.drop(columns=["amount"], errors="ignore"), dataset[["amount"]]], axis=1)
     log.info("features of %d payments in %.1f s", len(frame), time.monotonic() - started)

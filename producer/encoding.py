@@ -58,7 +58,7 @@ def payment_values(frame: pd.DataFrame) -> list[bytes]:
                 else pd.Series("EUR", index=frame.index))
     columns = zip(json_string(frame["transaction_id"]), json_string(frame["customer_id"]),
                   json_string(frame["terminal_id"]), amounts, json_string(currency),
-                  rfc3339(frame["event_time"]))
+                  rfc3339(frame["event_time"]), strict=True)
     return [f'{{"transaction_id":{t},"customer_id":{c},"terminal_id":{m},"amount":{a},'
             f'"currency":{u},"event_time":"{e}"}}'.encode()
             for t, c, m, a, u, e in columns]
@@ -69,7 +69,7 @@ def label_values(frame: pd.DataFrame, labeled_at: pd.Series) -> list[bytes]:
     fraud = np.where(frame["is_fraud"].to_numpy(dtype=bool), "true", "false")
     columns = zip(json_string(frame["transaction_id"]), json_string(frame["customer_id"]),
                   json_string(frame["terminal_id"]), rfc3339(frame["event_time"]), fraud,
-                  rfc3339(labeled_at))
+                  rfc3339(labeled_at), strict=True)
     return [f'{{"transaction_id":{t},"customer_id":{c},"terminal_id":{m},"event_time":"{e}",'
             f'"is_fraud":{f},"labeled_at":"{at}"}}'.encode()
             for t, c, m, e, f, at in columns]

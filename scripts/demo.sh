@@ -19,5 +19,5 @@ if ! scripts/spark-submit jobs/score_payments.py --available-now --checkpoint "s
   tail -30 "$log" >&2
   exit 1
 fi
-grep -E "score_payments|pipeline.scoring_batch" "$log" | grep -E "batch [0-9]+:|model " | tail -4 || true
+grep -E "score_payments|sinks.batch_writer" "$log" | grep -E "batch [0-9]+:|model " | tail -4 || true
 $py scripts/print_summary.py

@@ -36,7 +36,7 @@ def main() -> int:
         print(f"  Kafka records {rows_in:,}: scored {scored:,}, rejected {rejected:,}, "
               f"resent duplicates {duplicates:,}, labels {labels:,}; late payments {late:,}")
         cursor.execute(sql["decisions"], key)
-        decisions = zip(("APPROVED", "REVIEW", "DECLINED"), cursor.fetchone())
+        decisions = zip(("APPROVED", "REVIEW", "DECLINED"), cursor.fetchone(), strict=True)
         print("  decisions: " + ", ".join(f"{d} {int(n or 0):,}" for d, n in decisions) + f"  (alerts {alerts:,})")
         cursor.execute(sql["alert_reasons"], key)
         reasons = Counter(code for (text,) in cursor.fetchall() for code in (text or "").split(",") if code)

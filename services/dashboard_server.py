@@ -24,7 +24,7 @@ class DashboardServer:
     environment: tuple[tuple[str, str], ...] = ()  # e.g. MYSQL_DATABASE for another database
 
     @classmethod
-    def from_config(cls, config: AppConfig, home: Path | None = None, **environment: str) -> "DashboardServer":
+    def from_config(cls, config: AppConfig, home: Path | None = None, **environment: str) -> DashboardServer:
         return cls(config.dashboard.host, config.dashboard.port,
                    home or config.local_services.state_dir / "dashboard", tuple(sorted(environment.items())))
 

@@ -13,8 +13,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from core.config import PROJECT_ROOT, AppConfig
-from services.processes import (ServiceError, read_pid, require_free_port, spawn_detached,
-                                stop_process, wait_until)
+from services.processes import ServiceError, read_pid, require_free_port, spawn_detached, stop_process, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ class KafkaBroker:
     start_timeout_seconds: int
 
     @classmethod
-    def from_config(cls, config: AppConfig) -> "KafkaBroker":
+    def from_config(cls, config: AppConfig) -> KafkaBroker:
         host, port = config.kafka.bootstrap_host_ports[0]
         local = config.local_services
         return cls(host=host, port=port, controller_port=local.kafka_controller_port,

@@ -19,8 +19,7 @@ from pathlib import Path
 import pymysql
 
 from core.config import AppConfig
-from services.processes import (ServiceError, read_pid, require_free_port, spawn_detached,
-                                stop_process, wait_until)
+from services.processes import ServiceError, read_pid, require_free_port, spawn_detached, stop_process, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ class MariaDbServer:
     start_timeout_seconds: int
 
     @classmethod
-    def from_config(cls, config: AppConfig) -> "MariaDbServer":
+    def from_config(cls, config: AppConfig) -> MariaDbServer:
         local = config.local_services
         return cls(host=config.mysql.host, port=config.mysql.port, database=config.mysql.database,
                    app_user=config.mysql.user, app_password_file=config.mysql.password_file,
@@ -177,7 +176,8 @@ def _read_or_create_secret(path: Path) -> str:
 
 def _mariadbd_binary() -> str:
     for candidate in ("mariadbd", "mysqld"):
-        found = shutil.which(candidate) or (Path("/usr/sbin") / candidate if (Path("/usr/sbin") / candidate).exists() else None)
+        system = Path("/usr/sbin") / candidate
+        found = shutil.which(candidate) or (system if system.exists() else None)
         if found:
             return str(found)
     raise ServiceError("MariaDB server not installed; run `make setup` "

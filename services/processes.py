@@ -93,7 +93,7 @@ def stop_process(pid_file: Path, name: str, timeout_seconds: float = 60) -> bool
 def tail(path: Path, lines: int = 25) -> str:
     """The last lines of a log file, for error messages."""
     try:
-        with open(path, "r", encoding="utf-8", errors="replace") as handle:
+        with open(path, encoding="utf-8", errors="replace") as handle:
             return "".join(deque(handle, maxlen=lines))
     except FileNotFoundError:
         return f"(no log at {path})"

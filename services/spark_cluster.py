@@ -29,7 +29,7 @@ class SparkCluster:
     web_port: int = 8080
 
     @classmethod
-    def from_config(cls, config: AppConfig, workers: int = 2) -> "SparkCluster":
+    def from_config(cls, config: AppConfig, workers: int = 2) -> SparkCluster:
         return cls(config.local_services.state_dir / "spark-cluster", workers)
 
     @property

@@ -27,7 +27,7 @@ def ensure_topics(kafka: KafkaConfig, names: list[str] | None = None,
         return []
     new_topics = [NewTopic(name, partitions or kafka.partitions, kafka.replication_factor)
                   for name in missing]
-    for name, future in admin.create_topics(new_topics, operation_timeout=30).items():
+    for future in admin.create_topics(new_topics, operation_timeout=30).values():
         try:
             future.result()
         except KafkaException as error:

@@ -3,28 +3,33 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Iterator
 
 import pymysql
+from pydantic import SecretStr
 
-from core.config import PROJECT_ROOT, MySqlConfig, Secret
+from core.config import PROJECT_ROOT, MySqlConfig
 
 SQL_DIR = PROJECT_ROOT / "sql"
 _NAMED = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
-def connect(mysql: MySqlConfig, user: str | None = None, password: Secret | None = None,
+def connect_arguments(mysql: MySqlConfig, user: str | None = None, password: SecretStr | None = None,
+                      autocommit: bool = False) -> dict:
+    """pymysql.connect's arguments: the application user (or the given one), UTC session time
+    zone. Plain values, so an executor can open its own connection with them."""
+    return {"host": mysql.host, "port": mysql.port, "database": mysql.database, "user": user or mysql.user,
+            "password": (password or mysql.secret()).get_secret_value(), "autocommit": autocommit, "charset": "utf8mb4",
+            "connect_timeout": 10, "init_command": "SET time_zone = '+00:00'"}
+
+
+def connect(mysql: MySqlConfig, user: str | None = None, password: SecretStr | None = None,
             autocommit: bool = False) -> pymysql.connections.Connection:
     """A connection as the application user (or the given one), UTC session time zone."""
-    return pymysql.connect(
-        host=mysql.host, port=mysql.port, database=mysql.database,
-        user=user or mysql.user, password=(password or mysql.password()).reveal(),
-        autocommit=autocommit, charset="utf8mb4", connect_timeout=10,
-        init_command="SET time_zone = '+00:00'",
-    )
+    return pymysql.connect(**connect_arguments(mysql, user, password, autocommit))
 
 
 class ReusedConnection:
@@ -67,26 +72,26 @@ class ReusedConnection:
         return self._connection
 
 
-def admin_credentials(mysql: MySqlConfig) -> tuple[str, Secret]:
+def admin_credentials(mysql: MySqlConfig) -> tuple[str, SecretStr]:
     """Schema changes run as MYSQL_ADMIN_USER (password from MYSQL_ADMIN_PASSWORD or
     MYSQL_ADMIN_PASSWORD_FILE), else the local admin, else the application user."""
     if os.environ.get("MYSQL_ADMIN_USER"):
         password = os.environ.get("MYSQL_ADMIN_PASSWORD")
         if password is None and os.environ.get("MYSQL_ADMIN_PASSWORD_FILE"):
             password = Path(os.environ["MYSQL_ADMIN_PASSWORD_FILE"]).read_text(encoding="utf-8").strip()
-        return os.environ["MYSQL_ADMIN_USER"], Secret(password or "")
+        return os.environ["MYSQL_ADMIN_USER"], SecretStr(password or "")
     local_admin = mysql.password_file.parent / "mysql-admin-password"
-    if mysql.password_from_env is None and local_admin.exists():
-        return "payments_admin", Secret(local_admin.read_text(encoding="utf-8").strip())
-    return mysql.user, mysql.password()
+    if mysql.password is None and local_admin.exists():
+        return "payments_admin", SecretStr(local_admin.read_text(encoding="utf-8").strip())
+    return mysql.user, mysql.secret()
 
 
-@lru_cache(maxsize=None)
+@cache
 def named_statements(file_name: str) -> dict[str, str]:
     """Statements of sql/<file_name>, each introduced by a `-- name: <name>` line."""
     text = (SQL_DIR / file_name).read_text(encoding="utf-8")
     parts = _NAMED.split(text)
-    return {name: body.strip().rstrip(";") for name, body in zip(parts[1::2], parts[2::2])}
+    return {name: body.strip().rstrip(";") for name, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
 def split_script(text: str) -> list[str]:

@@ -1,46 +1,42 @@
-"""foreachBatch sink: Spark's JDBC writer appends the scored payments, one transaction commits the batch.
+"""foreachBatch sink: the executors append a micro-batch's rows through Spark's JDBC writer,
+then one MySQL transaction on the driver writes the batch's ledger row.
 
 Exactly-once effect:
-* scored payments are appended with INSERT IGNORE (keyed by transaction_id), tagged with the
-  streaming query id (stream_id, stable for a checkpoint) and the batch id;
-* then ONE MySQL transaction stores what the driver holds (rejected messages, fraud labels,
-  duplicate conflicts), copies the batch's alerts and writes its ledger row in stream_batches.
+* every row is tagged with the streaming query's id (stream_id, stable for a checkpoint) and
+  the batch id, and appended with INSERT IGNORE into a keyed table: scored payments
+  (transaction_id), fraud labels (transaction_id), rejected messages (topic, partition, offset);
+* then ONE transaction copies the batch's alerts into payment_alerts and writes its ledger
+  row in stream_batches (counts, decisions, latency).
 A batch replayed after a crash either finds its ledger row (nothing is written again) or does
 not: then the rows its earlier attempt appended are deleted and the batch is written again.
+Spark replays a batch with the same records, and the stateful operators recompute it from
+the state as of the batch before (their own checkpoint), so the rewritten rows are the same.
 """
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-import numpy as np
-import pyarrow as pa
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
 
 from core.config import MySqlConfig
-from pipeline.driver_batch import DriverBatch, row_keys
+from events.contract import Reason
+from events.schemas import DECISION_COLUMNS, FRAUD_LABEL_SCHEMA, PAYMENT_SCHEMA, REJECTED_SCHEMA
+from sinks.jdbc import jdbc_append
 from sinks.mysql_connection import ReusedConnection, named_statements
-from sinks.resends import Resolution, missing_rows, resolve, stored_payment
 
 QUERY_ID_PROPERTY = "sql.streaming.queryId"
 COMMIT_SQL = "commit_batch.sql"
 SCORED_TABLE = "scored_transactions"
-WARM_UP_TABLE = "scored_transactions_warm_up"  # the start-up rehearsal's (sql/migrations/010)
-DIALECT_CLASS = "io.github.payscore.jdbc.InsertIgnoreMySqlDialect"
-ID_CHUNK = 1000
+LABELS_TABLE = "fraud_labels"
+REJECTED_TABLE = "rejected_payments"
 SCORE_BINS = 20  # the ledger's score histogram: bins of 0.05
 DECISIONS = ("APPROVED", "REVIEW", "DECLINED")
-_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-
-
-class DialectMissingError(RuntimeError):
-    """The project's JDBC dialect jar is not on Spark's class path."""
-
-
-class SchemaNotMigratedError(RuntimeError):
-    """The database lacks a table of sql/migrations/."""
+LATENCY_QUANTILES = (0.5, 0.05, 0.01)  # of send times: latency p50, p95, p99
+_STREAM_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -50,14 +46,55 @@ class BatchKey:
     stream_id: str
     batch_id: int
 
+    def __post_init__(self):
+        if not _STREAM_ID.match(self.stream_id) or not isinstance(self.batch_id, int):
+            raise ValueError(f"not a batch key: {self.stream_id!r}, {self.batch_id!r}")
+
     def params(self) -> dict:
         return {"stream_id": self.stream_id, "batch_id": self.batch_id}
+
+    def in_sql(self, statement: str) -> str:
+        """The statement with the key as literals, for Spark's JDBC reader (which binds no
+        parameters); the key's characters are checked above, so it cannot end a literal."""
+        return (statement.replace("%(stream_id)s", f"'{self.stream_id}'")
+                .replace("%(batch_id)s", str(int(self.batch_id))))
+
+
+@dataclass(frozen=True)
+class BatchFigures:
+    """What a micro-batch held, counted by the executors while they wrote it (an Observation)."""
+
+    rows_in: int
+    payments: int         # scored payments written
+    resent: int           # repeats of a transaction already seen, same content: counted, not stored
+    conflicts: int        # repeats with other content: rejected as DUPLICATE_CONFLICT
+    labels: int
+    rejected: int         # invalid messages
+    late_rows: int
+    sent_quantiles_us: tuple[int, ...]  # send times of the scored payments at LATENCY_QUANTILES
+    first_sent_us: int | None
+
+    @staticmethod
+    def of(metrics: dict) -> BatchFigures:
+        return BatchFigures(
+            **{name: int(metrics.get(name) or 0) for name in
+               ("rows_in", "payments", "resent", "conflicts", "labels", "rejected", "late_rows")},
+            sent_quantiles_us=tuple(int(v) for v in (metrics.get("sent_quantiles") or ())),
+            first_sent_us=metrics.get("first_sent_us"))
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Written payments that INSERT IGNORE skipped because their transaction_id was already
+    stored (by another stream, or beyond the operators' memory): sinks/resends.py."""
+
+    resent: int = 0
+    conflicts: int = 0
 
 
 @dataclass(frozen=True)
 class CommitResult:
-    """What a committed batch stored (rows per kind) and the send-to-commit latency recorded in
-    its ledger row."""
+    """What a committed batch stored (rows per kind) and its send-to-commit latency."""
 
     stored: dict[str, int]
     latency: dict[str, int | None]
@@ -71,37 +108,58 @@ def current_stream_id(spark: SparkSession) -> str:
     return query_id
 
 
-def register_insert_ignore_dialect(spark: SparkSession) -> None:
-    """Make Spark's JDBC appends to MySQL/MariaDB INSERT IGNORE (java/jdbc-dialect)."""
-    jvm = spark.sparkContext._jvm
-    try:
-        dialect = getattr(jvm, DIALECT_CLASS)()
-    except Exception as error:  # py4j: class not found
-        raise DialectMissingError(f"{DIALECT_CLASS} is not on Spark's class path ({error}); run `make setup`, "
-                                  "which builds .deps/spark-jars/payscore-jdbc-dialect.jar") from None
-    jvm.org.apache.spark.sql.jdbc.JdbcDialects.registerDialect(dialect)
+def batch_metrics() -> list[Column]:
+    """The counts of BatchFigures, over every record of a batch."""
+    scored = F.col("is_scored")
+    sent_us = F.unix_micros("kafka_timestamp")
+    valid = F.col("reason_code").isNull()
+    return [F.count(F.lit(1)).alias("rows_in"),
+            F.count_if(scored).alias("payments"),
+            F.count_if(F.col("duplicate_of") == "RESENT").alias("resent"),
+            F.count_if(F.col("duplicate_of") == "CONFLICT").alias("conflicts"),
+            F.count_if(valid & F.col("is_label")).alias("labels"),
+            F.count_if(~valid).alias("rejected"),
+            F.count_if(scored & (F.col("is_late") == 1)).alias("late_rows"),
+            F.percentile_approx(F.when(scored, sent_us), list(LATENCY_QUANTILES), 10_000).alias("sent_quantiles"),
+            F.min(F.when(scored, sent_us)).alias("first_sent_us")]
 
 
-def jdbc_append(frame: DataFrame, mysql: MySqlConfig, table: str) -> None:
-    """Append a frame to a table through Spark's JDBC writer with the server's bulk options."""
-    (frame.write.format("jdbc")
-        .option("url", mysql.jdbc_url)
-        .option("driver", mysql.jdbc_driver)
-        .option("dbtable", _identifier(table))
-        .option("user", mysql.user)
-        .option("password", mysql.password().reveal())
-        .option("batchsize", mysql.jdbc_batch_size)
-        .option("isolationLevel", "READ_COMMITTED")
-        .mode("append")
-        .save())
+def with_batch_tags(key: BatchKey):
+    """Transform: + stream_id and batch_id of the batch the rows belong to."""
+    def transform(rows_df: DataFrame) -> DataFrame:
+        return rows_df.withColumns({"stream_id": F.lit(key.stream_id), "batch_id": F.lit(key.batch_id)})
+    return transform
+
+
+def scored_rows(batch_df: DataFrame, feature_names: list[str]) -> DataFrame:
+    """scored_transactions columns of the batch's scored payments."""
+    return batch_df.where(F.col("is_scored")).select(*PAYMENT_SCHEMA.fieldNames(), *feature_names, *DECISION_COLUMNS)
+
+
+def label_rows(batch_df: DataFrame) -> DataFrame:
+    """fraud_labels columns of the batch's valid labels."""
+    return batch_df.where(F.col("reason_code").isNull() & F.col("is_label")).select(*FRAUD_LABEL_SCHEMA.fieldNames())
+
+
+def rejected_rows(batch_df: DataFrame) -> DataFrame:
+    """rejected_payments columns of the batch's invalid messages and of the repeats of a
+    transaction id with other content (DUPLICATE_CONFLICT)."""
+    conflict = F.col("duplicate_of") == "CONFLICT"
+    conflict_message = F.concat(F.lit("transaction_id "), F.col("transaction_id"),
+                                F.lit(" was already scored with other content (an earlier message of its customer)"))
+    return (batch_df.where(F.col("reason_code").isNotNull() | conflict)
+            .withColumns({"reason_code": F.coalesce("reason_code", F.lit(Reason.DUPLICATE_CONFLICT)),
+                          "reason_message": F.coalesce("reason_message", conflict_message)})
+            .select(*REJECTED_SCHEMA.fieldNames()))
 
 
 class MySqlBatchSink:
-    """Appends scored payments through JDBC and commits each batch with its ledger row."""
+    """Appends a batch's rows through the executors and commits it with its ledger row."""
 
-    def __init__(self, mysql: MySqlConfig, payments_topic: str):
+    def __init__(self, mysql: MySqlConfig, feature_names: list[str], model_version: str):
         self.mysql = mysql
-        self.payments_topic = payments_topic
+        self.feature_names = list(feature_names)
+        self.model_version = model_version
         self.statements = named_statements(COMMIT_SQL)
         self.connection = ReusedConnection(mysql)
 
@@ -110,56 +168,51 @@ class MySqlBatchSink:
             cursor.execute(self.statements["batch_committed"], key.params())
             return cursor.fetchone() is not None
 
-    def clear_attempt(self, key: BatchKey) -> int:
-        """Delete the scored rows an earlier, uncommitted attempt of this batch appended."""
+    def clear_attempt(self, key: BatchKey) -> None:
+        """Delete the rows an earlier, uncommitted attempt of this batch appended."""
         with self.connection.cursor() as cursor:
-            return cursor.execute(self.statements["clear_attempt"], key.params())
+            for statement in ("clear_scored", "clear_labels", "clear_rejected"):
+                cursor.execute(self.statements[statement], key.params())
 
-    def append_scored(self, scored_df: DataFrame) -> None:
-        jdbc_append(scored_df, self.mysql, SCORED_TABLE)
+    def append(self, batch_df: DataFrame, key: BatchKey) -> BatchFigures:
+        """The batch's scored payments, labels and rejected messages, appended by the executors
+        (the frame should be persisted: it is read up to three times)."""
+        observation = Observation(f"payscore_batch_{key.batch_id}")
+        observed_df = batch_df.observe(observation, *batch_metrics())
+        tags = with_batch_tags(key)
+        jdbc_append(scored_rows(observed_df, self.feature_names).transform(tags), self.mysql, SCORED_TABLE)
+        figures = BatchFigures.of(observation.get)
+        if figures.labels:
+            jdbc_append(label_rows(batch_df).transform(tags), self.mysql, LABELS_TABLE)
+        if figures.rejected or figures.conflicts:
+            jdbc_append(rejected_rows(batch_df).transform(tags), self.mysql, REJECTED_TABLE)
+        return figures
 
-    def rehearse_append(self, scored_df: DataFrame) -> None:
-        """The append's path into the warm-up table (rows sharing one transaction_id). Without
-        the table Spark would try to create it, and fail on a privilege the job does not need."""
+    def landed(self, key: BatchKey) -> int:
+        """Scored rows of this batch in scored_transactions."""
         with self.connection.cursor() as cursor:
-            cursor.execute(self.statements["table_exists"], {"table": WARM_UP_TABLE})
-            if not cursor.fetchone()[0]:
-                raise SchemaNotMigratedError(
-                    f"table {WARM_UP_TABLE} is missing in database {self.mysql.database}: apply the migrations "
-                    "(make services-up, or python -m services migrate with the admin account)")
-        jdbc_append(scored_df, self.mysql, WARM_UP_TABLE)
+            cursor.execute(self.statements["count_batch_rows"], key.params())
+            return int(cursor.fetchone()[0])
 
-    def commit(self, key: BatchKey, batch: DriverBatch, written: np.ndarray, ledger: dict) -> CommitResult:
-        """One transaction: resends and conflicts, rejected messages, labels, alerts, ledger row.
-
-        written: per payment of batch.payments, whether it was sent to append_scored (the
-        engine's duplicates were not). ledger: the batch's figures for stream_batches.
-        """
+    def commit(self, key: BatchKey, figures: BatchFigures, skipped: Skipped, started_at: datetime) -> CommitResult:
+        """One transaction: the batch's alerts and its ledger row."""
         with self.connection.cursor() as cursor:
-            stored = self._commit_rows(cursor, key, batch, written, ledger)
-        return CommitResult(stored, {k: v for k, v in ledger.items() if k.startswith("latency_")})
-
-    def _commit_rows(self, cursor, key: BatchKey, batch: DriverBatch, written: np.ndarray, ledger: dict) -> dict:
-        cursor.execute(self.statements["database_now"])
-        committed_at = cursor.fetchone()[0]
-        params = {**key.params(), "committed_at": committed_at}
-        cursor.execute(self.statements["count_batch_rows"], params)
-        scored = int(cursor.fetchone()[0])
-        resolution = self._resolve_resends(cursor, key, batch, written, scored)
-        tag = (key.stream_id, key.batch_id, committed_at)
-        rejected = [(*row, *tag) for row in rejected_rows(batch.rejected)] + [
-            (*row, *tag) for row in resolution.conflicts]
-        if rejected:
-            cursor.executemany(self.statements["insert_rejected"], rejected)
-        labels = [(*row, *tag) for row in label_rows(batch.labels)]
-        if labels:
-            cursor.executemany(self.statements["insert_labels"], labels)
-        alerts = cursor.execute(self.statements["record_alerts"], params) if scored else 0
-        cursor.execute(self.statements["record_batch"], {
-            **key.params(), **ledger, **self._rollup(cursor, key, scored), "rows_scored": scored, "alerts": alerts,
-            "labels_in": len(labels), "rows_rejected": len(rejected), "rows_duplicate": resolution.resent})
-        return {"scored": scored, "rejected": len(rejected), "conflicts": len(resolution.conflicts),
-                "duplicates": resolution.resent, "alerts": alerts, "labels": len(labels)}
+            cursor.execute(self.statements["database_now"])
+            committed_at = cursor.fetchone()[0]
+            params = {**key.params(), "committed_at": committed_at}
+            cursor.execute(self.statements["count_batch_rows"], params)
+            scored = int(cursor.fetchone()[0])
+            check_accounted(key, figures, skipped, scored)
+            alerts = cursor.execute(self.statements["record_alerts"], params) if scored else 0
+            latency = latency_percentiles(figures)
+            stored = {"scored": scored, "rejected": figures.rejected + figures.conflicts + skipped.conflicts,
+                      "duplicates": figures.resent + skipped.resent, "alerts": alerts, "labels": figures.labels}
+            cursor.execute(self.statements["record_batch"], {
+                **key.params(), **self._rollup(cursor, key, scored), **latency,
+                "rows_in": figures.rows_in, "rows_scored": scored, "rows_rejected": stored["rejected"],
+                "rows_duplicate": stored["duplicates"], "alerts": alerts, "labels_in": figures.labels,
+                "late_rows": figures.late_rows, "model_version": self.model_version, "started_at": started_at})
+        return CommitResult(stored, latency)
 
     def _rollup(self, cursor, key: BatchKey, scored: int) -> dict:
         """The batch's decision counts and score histogram, from its stored rows."""
@@ -173,75 +226,29 @@ class MySqlBatchSink:
         return {"rows_approved": decisions["APPROVED"], "rows_review": decisions["REVIEW"],
                 "rows_declined": decisions["DECLINED"], "score_histogram": histogram_json(bins)}
 
-    def _resolve_resends(self, cursor, key: BatchKey, batch: DriverBatch, written: np.ndarray,
-                         scored: int) -> Resolution:
-        """Resends and conflicts among the engine's duplicates and any written row that did not land."""
-        expected = int(written.sum())
-        if scored > expected:
-            raise RuntimeError(f"batch {key.batch_id} holds {scored} scored rows but wrote {expected}; "
-                               "an earlier attempt's rows were not cleared")
-        positions = np.flatnonzero(~written)
-        if scored < expected:
-            cursor.execute(self.statements["batch_row_keys"], key.params())
-            landed = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
-            landed = set(row_keys(landed[:, 0], landed[:, 1]).tolist())
-            positions = np.union1d(positions, missing_rows(written, batch.payment_keys(), landed))
-        if not len(positions):
-            return Resolution(0, [])
-        ids = sorted(set(batch.payments.column("transaction_id").take(pa.array(positions)).to_pylist()))
-        return resolve(batch.payments, positions, self._stored_payments(cursor, ids),
-                       key.stream_id, key.batch_id, self.payments_topic)
 
-    def _stored_payments(self, cursor, ids: list[str]) -> dict:
-        stored = {}
-        for start in range(0, len(ids), ID_CHUNK):
-            chunk = ids[start:start + ID_CHUNK]
-            cursor.execute(self.statements["stored_payments"].format(ids=", ".join(["%s"] * len(chunk))), chunk)
-            stored.update({row[0]: stored_payment(row) for row in cursor.fetchall()})
-        return stored
+def check_accounted(key: BatchKey, figures: BatchFigures, skipped: Skipped, scored: int) -> None:
+    """Every payment written is stored, or a resend or conflict of a stored one."""
+    if scored + skipped.resent + skipped.conflicts != figures.payments:
+        raise RuntimeError(f"batch {key.batch_id}: {figures.payments} payments written, {scored} stored, "
+                           f"{skipped.resent} resent and {skipped.conflicts} conflicting: the rows do not add up "
+                           "(another writer on this stream?)")
 
 
-def rejected_rows(rejected: pa.Table) -> list[tuple]:
-    """rejected_payments values (REJECTED_SCHEMA order) of the driver's rejected records."""
-    return [(r["kafka_topic"], r["kafka_partition"], r["kafka_offset"], _naive_utc(r["kafka_timestamp"]),
-             r["reason_code"], r["reason_message"], r["raw_value_prefix"], r["raw_value_length"])
-            for r in rejected.to_pylist()]
-
-
-def label_rows(labels: pa.Table) -> list[tuple]:
-    """fraud_labels values of the driver's valid labels."""
-    return [(r["transaction_id"], r["customer_id"], r["terminal_id"], _naive_utc(r["event_time"]),
-             int(r["is_fraud"]), _naive_utc(r["labeled_at"]), r["kafka_partition"], r["kafka_offset"])
-            for r in labels.to_pylist()]
-
-
-def latency_percentiles(sent_at_us: np.ndarray | None) -> dict:
+def latency_percentiles(figures: BatchFigures) -> dict:
     """Send-to-commit latency of the batch's payments (now = just before the commit), in ms."""
-    if sent_at_us is None or not len(sent_at_us):
+    if not figures.sent_quantiles_us or figures.first_sent_us is None:
         return {"latency_p50_ms": None, "latency_p95_ms": None, "latency_p99_ms": None, "latency_max_ms": None}
-    now_us = int(datetime.now(timezone.utc).timestamp() * 1_000_000)
-    latency_ms = (now_us - sent_at_us.astype(np.int64)) / 1000.0
-    p50, p95, p99, worst = np.percentile(latency_ms, [50, 95, 99, 100])
-    return {"latency_p50_ms": int(p50), "latency_p95_ms": int(p95), "latency_p99_ms": int(p99),
-            "latency_max_ms": int(worst)}
+    now_us = int(datetime.now(UTC).timestamp() * 1_000_000)
+    p50, p95, p99 = ((now_us - sent) // 1000 for sent in figures.sent_quantiles_us)
+    return {"latency_p50_ms": p50, "latency_p95_ms": p95, "latency_p99_ms": p99,
+            "latency_max_ms": (now_us - int(figures.first_sent_us)) // 1000}
 
 
 def histogram_json(counts: list[int]) -> str:
     return json.dumps([int(c) for c in counts], separators=(",", ":"))
 
 
-def _identifier(name: str) -> str:
-    if not _IDENTIFIER.match(name):
-        raise ValueError(f"table name {name!r} is not a plain lower-case identifier")
-    return name
-
-
-def _naive_utc(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is None:
-        return moment
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
-
-
 def utc_now() -> datetime:
     """Naive UTC now, as MySQL DATETIME columns hold it."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -1,26 +1,39 @@
-"""Payments that were not stored as themselves: resends (same content as the stored row) and
-conflicts (same transaction_id, other content: rejected as DUPLICATE_CONFLICT).
+"""Written payments that INSERT IGNORE skipped because their transaction_id was already stored:
+a resend (same content as the stored row: counted, not stored again) or a conflict (other
+content: rejected as DUPLICATE_CONFLICT).
 
-Candidates are the payments the feature engine flagged as already seen (never written), and,
-when fewer rows landed than were written, the written ones INSERT IGNORE skipped because
-their key was already stored (by another stream, or beyond the engine's memory).
+The customer operator finds repeats among a customer's own recent payments (features/); this
+catches the rest: an id stored under another customer, by another stream, or beyond the
+state's retention. It runs only when fewer rows landed than were written, on the executors:
+each classifies its partition's payments against the stored copies (PyMySQL, parameterised).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from decimal import Decimal
 
-import numpy as np
-import pyarrow as pa
+import pandas as pd
+from pyspark.sql import DataFrame, Observation
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
+from core.config import MySqlConfig
 from events.contract import Reason
+from events.schemas import REJECTED_SCHEMA
+from sinks.jdbc import jdbc_append
+from sinks.mysql_connection import connect_arguments, named_statements
+from sinks.mysql_sink import COMMIT_SQL, REJECTED_TABLE, BatchKey, Skipped, with_batch_tags
 
 CONTENT = ("customer_id", "terminal_id", "amount", "currency", "event_time")
+CANDIDATE_COLUMNS = ("transaction_id", "kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp",
+                     "raw_value_length", *CONTENT)
+CLASSIFIED_SCHEMA = T.StructType([*REJECTED_SCHEMA.fields, T.StructField("kind", T.StringType(), False)])
+ID_CHUNK = 1000
 
 
 class ResendError(RuntimeError):
-    """A payment marked as a resend has no stored row: the feature state and the database disagree."""
+    """A payment INSERT IGNORE skipped has no stored row: the table changed under the job."""
 
 
 @dataclass(frozen=True)
@@ -34,59 +47,75 @@ class StoredPayment:
     content: tuple
 
 
-@dataclass(frozen=True)
-class Resolution:
-    resent: int                  # same content as the stored row: counted, not stored again
-    conflicts: list[tuple]       # rejected_payments rows (without stream, batch, committed_at)
-
-
-def missing_rows(written: np.ndarray, keys: np.ndarray, stored_keys: set[int]) -> np.ndarray:
-    """Positions of written payments whose row key did not land (INSERT IGNORE skipped them)."""
-    landed = np.fromiter((int(k) in stored_keys for k in keys), dtype=bool, count=len(keys))
-    return np.flatnonzero(written & ~landed)
-
-
 def payment_content(row: dict) -> tuple:
     """The fields that make two messages with one transaction_id the same payment."""
-    event_time = row["event_time"]
-    if event_time.tzinfo is not None:
-        event_time = event_time.astimezone(timezone.utc).replace(tzinfo=None)
-    return (row["customer_id"], row["terminal_id"], Decimal(row["amount"]).quantize(Decimal("0.01")),
-            row["currency"], event_time)
+    event_time = pd.Timestamp(row["event_time"])
+    event_time = event_time.tz_convert("UTC").tz_localize(None) if event_time.tzinfo else event_time
+    return (row["customer_id"], row["terminal_id"], Decimal(str(row["amount"])).quantize(Decimal("0.01")),
+            row["currency"], event_time.to_pydatetime())
 
 
 def stored_payment(row: tuple) -> StoredPayment:
-    transaction_id, stream_id, batch_id, partition, offset, *content = row
+    _, stream_id, batch_id, partition, offset, *content = row
     return StoredPayment(stream_id, int(batch_id), int(partition), int(offset),
-                         payment_content(dict(zip(CONTENT, content))))
+                         payment_content(dict(zip(CONTENT, content, strict=True))))
 
 
-def resolve(payments: pa.Table, positions: np.ndarray, stored: dict[str, StoredPayment],
-            stream_id: str, batch_id: int, topic: str) -> Resolution:
-    """Classify the payments at `positions` against what is stored under their transaction_id."""
-    resent, conflicts = 0, []
-    for row in payments.take(pa.array(positions, type=pa.int64())).to_pylist():
+def classify(rows: pd.DataFrame, stored: dict[str, StoredPayment], key: BatchKey) -> pd.DataFrame:
+    """CLASSIFIED_SCHEMA rows for the written payments that are not the stored row themselves."""
+    out = []
+    for row in rows.to_dict("records"):
         original = stored.get(row["transaction_id"])
         if original is None:
             raise ResendError(f"transaction {row['transaction_id']} (partition {row['kafka_partition']}, offset "
                               f"{row['kafka_offset']}) was not stored and has no earlier copy in scored_transactions")
         if (original.stream_id, original.batch_id, original.kafka_partition, original.kafka_offset) == (
-                stream_id, batch_id, row["kafka_partition"], row["kafka_offset"]):
+                key.stream_id, key.batch_id, row["kafka_partition"], row["kafka_offset"]):
             continue  # it is the stored row itself
-        if original.content == payment_content(row):
-            resent += 1
-        else:
-            conflicts.append(conflict_row(row, original, topic))
-    return Resolution(resent, conflicts)
+        kind = "RESENT" if original.content == payment_content(row) else "CONFLICT"
+        message = (f"transaction_id {row['transaction_id']} is already stored with other content "
+                   f"(partition {original.kafka_partition}, offset {original.kafka_offset})")
+        out.append({"kafka_topic": row["kafka_topic"], "kafka_partition": row["kafka_partition"],
+                    "kafka_offset": row["kafka_offset"], "kafka_timestamp": row["kafka_timestamp"],
+                    "reason_code": Reason.DUPLICATE_CONFLICT, "reason_message": message,
+                    "raw_value_prefix": None, "raw_value_length": row["raw_value_length"], "kind": kind})
+    return pd.DataFrame(out, columns=CLASSIFIED_SCHEMA.fieldNames())
 
 
-def conflict_row(row: dict, original: StoredPayment, topic: str) -> tuple:
-    """A rejected_payments row for a payment whose id is already stored with other content."""
-    message = (f"transaction_id {row['transaction_id']} is already stored with other content "
-               f"(partition {original.kafka_partition}, offset {original.kafka_offset})")
-    return (topic, row["kafka_partition"], row["kafka_offset"], _naive_utc(row["kafka_timestamp"]),
-            Reason.DUPLICATE_CONFLICT, message, None, 0)
+def classifier(mysql: MySqlConfig, key: BatchKey) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    """The mapInPandas function: each executor looks its payments' ids up in scored_transactions."""
+    arguments, statement = connect_arguments(mysql), named_statements(COMMIT_SQL)["stored_payments"]
+
+    def classify_partition(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        import pymysql
+        connection = pymysql.connect(**arguments)
+        try:
+            for chunk in chunks:
+                yield classify(chunk, stored_copies(connection, statement, chunk["transaction_id"].tolist()), key)
+        finally:
+            connection.close()
+    return classify_partition
 
 
-def _naive_utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo is not None else moment
+def stored_copies(connection, statement: str, ids: list[str]) -> dict[str, StoredPayment]:
+    stored = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start:start + ID_CHUNK]
+            cursor.execute(statement.format(ids=", ".join(["%s"] * len(chunk))), chunk)
+            stored.update({row[0]: stored_payment(row) for row in cursor.fetchall()})
+    return stored
+
+
+def resolve_skipped(batch_df: DataFrame, key: BatchKey, mysql: MySqlConfig) -> Skipped:
+    """Classify the batch's written payments that did not land; append the conflicts to
+    rejected_payments; count both."""
+    observation = Observation(f"payscore_skipped_{key.batch_id}")
+    classified_df = (batch_df.where(F.col("is_scored")).select(*CANDIDATE_COLUMNS)
+                     .mapInPandas(classifier(mysql, key), CLASSIFIED_SCHEMA)
+                     .observe(observation, F.count_if(F.col("kind") == "RESENT").alias("resent"),
+                              F.count_if(F.col("kind") == "CONFLICT").alias("conflicts")))
+    conflicts_df = classified_df.where(F.col("kind") == "CONFLICT").select(*REJECTED_SCHEMA.fieldNames())
+    jdbc_append(conflicts_df.transform(with_batch_tags(key)), mysql, REJECTED_TABLE)
+    metrics = observation.get
+    return Skipped(resent=int(metrics["resent"]), conflicts=int(metrics["conflicts"]))

@@ -3,8 +3,7 @@
 -- name: stream_totals
 SELECT COUNT(*) AS batches, COALESCE(SUM(rows_in), 0) AS rows_in,
        COALESCE(SUM(rows_scored), 0) AS rows_scored, COALESCE(SUM(rows_rejected), 0) AS rows_rejected,
-       MIN(started_at) AS first_started_at, MAX(committed_at) AS last_committed_at,
-       MAX(state_events) AS state_events
+       MIN(started_at) AS first_started_at, MAX(committed_at) AS last_committed_at
 FROM stream_batches WHERE stream_id = %(stream_id)s;
 
 -- name: row_latencies

@@ -1,17 +1,24 @@
--- Statements the sink runs for a micro-batch (sinks/mysql_sink.py). Every value is a
--- parameter; {ids} is a list of %s placeholders, one per transaction id.
+-- Statements the sink runs for a micro-batch (sinks/mysql_sink.py, sinks/resends.py,
+-- sinks/kafka_outbox.py). Every value is a parameter; {ids} is a list of %s placeholders, one
+-- per transaction id.
 --
--- Spark's JDBC writer appends the scored payments (INSERT IGNORE, tagged stream_id/batch_id);
--- then ONE transaction stores what the driver holds (rejected messages, labels, conflicts),
--- copies the alerts and writes the ledger row. A batch without a ledger row is not
--- committed: its scored rows are deleted and written again when Spark replays it.
+-- Spark's JDBC writer (on the executors) appends the scored payments, fraud labels and rejected
+-- messages (INSERT IGNORE, tagged stream_id/batch_id); then ONE transaction copies the alerts
+-- and writes the ledger row. A batch without a ledger row is not committed: its rows are
+-- deleted and written again when Spark replays it.
 
 -- name: batch_committed
 SELECT 1 FROM stream_batches WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s;
 
--- name: clear_attempt
--- Scored rows of an earlier attempt of this (uncommitted) batch.
+-- name: clear_scored
+-- Rows of an earlier attempt of this (uncommitted) batch.
 DELETE FROM scored_transactions WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s;
+
+-- name: clear_labels
+DELETE FROM fraud_labels WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s;
+
+-- name: clear_rejected
+DELETE FROM rejected_payments WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s;
 
 -- name: database_now
 SELECT UTC_TIMESTAMP(6);
@@ -26,26 +33,11 @@ FROM scored_transactions
 WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s
 GROUP BY decision, score_bin;
 
--- name: batch_row_keys
-SELECT kafka_partition, kafka_offset FROM scored_transactions
-WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s;
-
 -- name: stored_payments
+-- The stored copies of transactions a batch wrote but INSERT IGNORE skipped (sinks/resends.py).
 SELECT transaction_id, stream_id, batch_id, kafka_partition, kafka_offset,
        customer_id, terminal_id, amount, currency, event_time
 FROM scored_transactions WHERE transaction_id IN ({ids});
-
--- name: insert_rejected
-INSERT IGNORE INTO rejected_payments
-  (kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, reason_code, reason_message,
-   raw_value_prefix, raw_value_length, stream_id, batch_id, committed_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
-
--- name: insert_labels
-INSERT IGNORE INTO fraud_labels
-  (transaction_id, customer_id, terminal_id, event_time, is_fraud, labeled_at, kafka_partition,
-   kafka_offset, stream_id, batch_id, committed_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
 
 -- name: record_alerts
 INSERT IGNORE INTO payment_alerts
@@ -59,14 +51,22 @@ WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND decision IN ('RE
 -- name: record_batch
 INSERT INTO stream_batches
   (stream_id, batch_id, rows_in, rows_scored, rows_rejected, rows_duplicate, alerts, labels_in,
-   late_rows, state_events, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms,
+   late_rows, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms,
    rows_approved, rows_review, rows_declined, score_histogram, model_version, started_at, committed_at)
 VALUES (%(stream_id)s, %(batch_id)s, %(rows_in)s, %(rows_scored)s, %(rows_rejected)s, %(rows_duplicate)s,
-        %(alerts)s, %(labels_in)s, %(late_rows)s, %(state_events)s, %(latency_p50_ms)s, %(latency_p95_ms)s,
+        %(alerts)s, %(labels_in)s, %(late_rows)s, %(latency_p50_ms)s, %(latency_p95_ms)s,
         %(latency_p99_ms)s, %(latency_max_ms)s, %(rows_approved)s, %(rows_review)s, %(rows_declined)s,
         %(score_histogram)s, %(model_version)s, %(started_at)s, UTC_TIMESTAMP(6));
 
+-- name: has_unpublished
+-- Whether a committed batch still has alerts or dead letters to publish.
+SELECT EXISTS (SELECT 1 FROM payment_alerts
+               WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND published_at IS NULL),
+       EXISTS (SELECT 1 FROM rejected_payments
+               WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND published_at IS NULL);
+
 -- name: unpublished_alerts
+-- Read by an executor (Spark's JDBC reader): the key is inlined as literals (BatchKey.in_sql).
 SELECT transaction_id, customer_id, terminal_id, amount, currency, event_time, decision, score, reasons,
        model_version
 FROM payment_alerts
@@ -86,5 +86,3 @@ WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND published_at IS 
 UPDATE rejected_payments SET published_at = UTC_TIMESTAMP(6)
 WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND published_at IS NULL;
 
--- name: table_exists
-SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %(table)s;

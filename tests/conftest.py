@@ -59,11 +59,10 @@ def isolated_config(local_services: AppConfig, unique_id: str, tmp_path: Path) -
 
     topics = replace(local_services.kafka.topics, payments=f"payments-{unique_id}",
                      labels=f"labels-{unique_id}", alerts=f"alerts-{unique_id}", dlq=f"dlq-{unique_id}")
-    config = replace(
-        local_services,
-        kafka=replace(local_services.kafka, topics=topics),
-        stream=replace(local_services.stream, checkpoint_location=tmp_path / "checkpoint"),
-    )
+    config = local_services.model_copy(update={
+        "kafka": replace(local_services.kafka, topics=topics),
+        "stream": replace(local_services.stream, checkpoint_location=tmp_path / "checkpoint"),
+    })
     ensure_topics(config.kafka, [topics.payments, topics.labels, topics.alerts, topics.dlq])
     return config
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import joblib
 import numpy as np
@@ -53,7 +53,7 @@ def build_metadata(model_name: str, pipeline, feature_names: list[str], plan: Sp
     return {
         "version": f"{model_name}-{plan.train_start:%Y%m%d}-{digest}",
         "model": model_name,
-        "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "feature_names": feature_names,
         "split": plan.describe(),
         "rows": {"train": int(len(train)), "train_frauds": int(train["is_fraud"].sum()),

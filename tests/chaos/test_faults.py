@@ -13,8 +13,15 @@ import pytest
 from services.kafka_broker import KafkaBroker
 from services.mariadb_server import MariaDbServer
 from sinks.mysql_connection import connect
-from tests.job_runner import (ScoringJob, assert_each_record_once, end_offsets, produce_generated, stream_id_of,
-                              wait_until, write_job_config)
+from tests.job_runner import (
+    ScoringJob,
+    assert_each_record_once,
+    end_offsets,
+    produce_generated,
+    stream_id_of,
+    wait_until,
+    write_job_config,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 

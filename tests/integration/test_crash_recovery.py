@@ -44,7 +44,8 @@ def test_kill_9_and_restart_loses_and_duplicates_nothing(spark, isolated_config,
     total = len(dataset)
     killed_topic = f"killed-{unique_id}"
     ensure_topics(isolated_config.kafka, [killed_topic])
-    for prefix, topic in ((f"{unique_id}-a-", isolated_config.kafka.topics.payments), (f"{unique_id}-b-", killed_topic)):
+    for prefix, topic in ((f"{unique_id}-a-", isolated_config.kafka.topics.payments),
+                          (f"{unique_id}-b-", killed_topic)):
         plan = build_plan(dataset.assign(transaction_id=prefix + dataset["transaction_id"]))
         assert send_plan(plan, isolated_config.kafka.bootstrap_servers,
                          {PAYMENT: topic, INVALID: topic, LABEL: isolated_config.kafka.topics.labels}).failed == 0

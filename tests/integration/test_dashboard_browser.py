@@ -34,7 +34,7 @@ def own_database(local_services, unique_id):
     name = "dash_" + re.sub(r"[^a-z0-9]", "_", unique_id)[-24:]
     server = MariaDbServer.from_config(local_services)
     server.ensure_database(name)
-    config = replace(local_services, mysql=replace(local_services.mysql, database=name))
+    config = local_services.model_copy(update={"mysql": replace(local_services.mysql, database=name)})
     apply_migrations(config.mysql)
     yield config
     server.drop_database(name)
@@ -75,7 +75,7 @@ def drain(spark, config) -> None:
 
 
 def test_key_numbers_on_every_view_equal_mysql(spark, isolated_config, own_database, unique_id, tmp_path):
-    config = replace(own_database, kafka=isolated_config.kafka, stream=isolated_config.stream)
+    config = own_database.model_copy(update={"kafka": isolated_config.kafka, "stream": isolated_config.stream})
     produce_generated(config, 3000, f"{unique_id}-", "--invalid-fraction", "0.02")
     drain(spark, config)
     # In a micro-batch of their own, the hostile messages are the newest rejected ones, which
@@ -146,7 +146,8 @@ def check_model(page, url: str, config) -> None:
     trained = json.loads((PROJECT_ROOT / "model" / "artifacts" / version / "metadata.json").read_text())[
         "test_score_distribution"]["share"]
     live = counts / counts.sum()
-    psi = sum((max(a, 1e-4) - max(e, 1e-4)) * math.log(max(a, 1e-4) / max(e, 1e-4)) for a, e in zip(live, trained))
+    psi = sum((max(a, 1e-4) - max(e, 1e-4)) * math.log(max(a, 1e-4) / max(e, 1e-4))
+              for a, e in zip(live, trained, strict=True))
     assert as_int(metric(page, "Payments scored, last 1 hour")) == int(counts.sum())
     assert float(metric(page, "Population stability index")) == pytest.approx(psi, abs=0.0015)
     assert exceptions_shown(page) == 0

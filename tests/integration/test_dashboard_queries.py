@@ -10,8 +10,9 @@ from sinks.mysql_connection import named_statements
 
 pytestmark = pytest.mark.integration
 
-QUERIES = ("alert_count", "latest_alerted_customers", "alerts", "customer_transactions", "latest_batch", "minute_totals",
-           "recent_batches", "rejected_by_reason", "rejected_samples", "score_histograms", "window_totals")
+QUERIES = ("alert_count", "latest_alerted_customers", "alerts", "customer_transactions", "latest_batch",
+           "minute_totals", "recent_batches", "rejected_by_reason", "rejected_samples", "score_histograms",
+           "window_totals")
 
 
 def queries(config, cursor) -> dict:

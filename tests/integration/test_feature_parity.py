@@ -2,9 +2,9 @@
 
 A generated dataset (35 days, 300 customers, 300 terminals, fraud labels 7 days later) goes
 through the real broker and the production streaming query in six chunks; the query is
-restarted from its checkpoint for each chunk, so the feature state is restored from its
-snapshots. Every feature of every payment, read back from MariaDB, must equal the value
-the one-pass batch computation (used for training) gives.
+restarted from its checkpoint for each chunk, so the operators' state is restored from Spark's
+state store. Every feature of every payment, read back from MariaDB, must equal the value the
+batch computation used for training gives.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from features.batch import compute_features, labels_after_delay
+from features.definitions import stored_feature_names
 from generator.simulator import SimulationParams, generate
-from pipeline.scoring_batch import scored_feature_names
 from pipeline.scoring_query import start_scoring_query
 from producer.plan import INVALID, LABEL, PAYMENT, SendPlan, build_plan
 from producer.sender import send_plan
@@ -29,7 +29,7 @@ CHUNKS = 6
 def chunks_of(plan: SendPlan, count: int) -> list[SendPlan]:
     bounds = np.linspace(0, len(plan), count + 1).astype(int)
     return [SendPlan(plan.emit_ns[a:b], plan.kinds[a:b], plan.keys[a:b], plan.values[a:b])
-            for a, b in zip(bounds[:-1], bounds[1:])]
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def test_streamed_features_equal_batch_features(spark, isolated_config, mysql_connection, unique_id):
@@ -50,12 +50,12 @@ def test_streamed_features_equal_batch_features(spark, isolated_config, mysql_co
         stream_ids.add(str(query.id))
     assert len(stream_ids) == 1
 
-    names = scored_feature_names(isolated_config)
+    names = stored_feature_names(isolated_config.features)
     with mysql_connection.cursor() as cursor:
         cursor.execute(f"SELECT transaction_id, {', '.join(names)} FROM scored_transactions "
                        "WHERE stream_id = %s", (stream_ids.pop(),))
         streamed = pd.DataFrame(cursor.fetchall(), columns=["transaction_id", *names]).set_index("transaction_id")
-    expected = (compute_features(dataset, labels_after_delay(dataset, delay), isolated_config.features)
+    expected = (compute_features(spark, dataset, labels_after_delay(dataset, delay), isolated_config.features)
                 .set_index(dataset["transaction_id"]))
 
     assert len(streamed) == len(dataset) > 15_000
@@ -65,5 +65,6 @@ def test_streamed_features_equal_batch_features(spark, isolated_config, mysql_co
         actual = streamed[name].astype(float).to_numpy()
         wanted = expected[name].astype(float).to_numpy()
         mismatched = ~np.isclose(actual, wanted, rtol=1e-12, atol=1e-9)
-        assert not mismatched.any(), f"{name}: {mismatched.sum()} payments differ, e.g. {expected.index[mismatched][:3]}"
+        assert not mismatched.any(), (f"{name}: {mismatched.sum()} payments differ, "
+                                      f"e.g. {expected.index[mismatched][:3]}")
     assert expected["term_risk_7d"].gt(0).sum() > 100  # the labels really fed the terminal risk

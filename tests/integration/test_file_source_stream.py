@@ -1,4 +1,4 @@
-"""The batch function on a file source with availableNow: the scoring path does not need Kafka."""
+"""The scoring plan on a file source with availableNow: the path after the source needs no Kafka."""
 from __future__ import annotations
 
 import json
@@ -7,9 +7,9 @@ from datetime import datetime
 import pytest
 
 from events.schemas import KAFKA_RECORD_SCHEMA
-from features.state_store import FeatureStateStore
-from pipeline.scoring_batch import make_batch_processor
-from pipeline.scoring_query import load_scoring_model, parsed_records
+from features.definitions import stored_feature_names
+from pipeline.scoring_query import load_scoring_model, scored_records
+from sinks.batch_writer import make_batch_writer
 from sinks.kafka_outbox import KafkaOutbox
 from sinks.mysql_sink import MySqlBatchSink
 from tests.kafka_helpers import payment
@@ -23,13 +23,13 @@ def test_file_stream_of_kafka_shaped_records_is_scored(spark, isolated_config, m
                 datetime(2024, 1, 1)) for i in range(30)]
     records.append((None, b"{broken", topic, 0, 30, datetime(2024, 1, 1)))
     spark.createDataFrame(records, KAFKA_RECORD_SCHEMA).write.parquet(str(tmp_path / "in"))
-    process = make_batch_processor(spark, isolated_config, load_scoring_model(isolated_config),
-                                   MySqlBatchSink(isolated_config.mysql, topic),
-                                   FeatureStateStore(tmp_path / "state", isolated_config.features),
-                                   KafkaOutbox(isolated_config.kafka, isolated_config.mysql))
+    model = load_scoring_model(isolated_config)
+    write_batch = make_batch_writer(
+        MySqlBatchSink(isolated_config.mysql, stored_feature_names(isolated_config.features), model.version),
+        KafkaOutbox(isolated_config.kafka, isolated_config.mysql))
     records_df = spark.readStream.schema(KAFKA_RECORD_SCHEMA).parquet(str(tmp_path / "in"))
-    query = (parsed_records(records_df, isolated_config.kafka.topics.labels).writeStream.foreachBatch(process).option("checkpointLocation", str(tmp_path / "checkpoint"))
-             .trigger(availableNow=True).start())
+    query = (scored_records(records_df, isolated_config, model).writeStream.foreachBatch(write_batch)
+             .option("checkpointLocation", str(tmp_path / "checkpoint")).trigger(availableNow=True).start())
     query.awaitTermination(300)
     assert query.exception() is None
     with mysql_connection.cursor() as cursor:

@@ -1,16 +1,13 @@
 """The job's path through the real broker, Spark's Kafka source, JDBC and MariaDB."""
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
 import pytest
 
-from events.kafka_source import read_payment_records, recent_payment_records
-from pipeline.scoring_batch import WARM_UP_TRANSACTION_ID
-from pipeline.scoring_query import load_scoring_model, rehearse_scoring, start_scoring_query, warm_up_kafka_read
-from sinks.mysql_sink import MySqlBatchSink, SchemaNotMigratedError
+from events.kafka_source import read_payment_records
+from pipeline.scoring_query import start_scoring_query
 from tests.kafka_helpers import payment, produce
 from udfs.model_artifact import current_artifact_dir
 
@@ -45,21 +42,6 @@ def test_spark_kafka_source_reads_what_was_produced(spark, isolated_config, uniq
 
 
 
-def test_warm_up_reads_only_the_latest_records_of_each_partition(spark, isolated_config, unique_id):
-    """The start-up warm-up parses the payments topic's tail: at most its share per partition,
-    the newest offsets, and nothing when the topic is empty."""
-    kafka = isolated_config.kafka
-    assert recent_payment_records(spark, kafka, 100) is None
-    produce(kafka.bootstrap_servers, kafka.topics.payments,
-            [(f"C{i}", payment(f"{unique_id}-{i}")) for i in range(40)])
-    records = recent_payment_records(spark, kafka, 8).collect()
-    partitions = {row["partition"] for row in records}
-    assert len(records) <= 8 and partitions
-    ends = {p: max(r["offset"] for r in records if r["partition"] == p) for p in partitions}
-    everything = recent_payment_records(spark, kafka, 1000).collect()
-    assert len(everything) == 40
-    for partition, newest in ends.items():
-        assert newest == max(r["offset"] for r in everything if r["partition"] == partition)
 
 def test_payments_land_in_mysql_once_with_their_values(spark, isolated_config, unique_id, mysql_connection):
     bootstrap, topic = isolated_config.kafka.bootstrap_servers, isolated_config.kafka.topics.payments
@@ -97,8 +79,9 @@ def test_restart_and_replayed_batch_neither_lose_nor_duplicate(spark, isolated_c
     produce(bootstrap, topic, [("C1", payment(f"{unique_id}-b{i}")) for i in range(20)])
     assert run_until_caught_up(spark, isolated_config) == stream_id  # same checkpoint, same stream
 
-    # The checkpoint is written without Hadoop's checksum side files (core/spark.py).
-    assert not list(isolated_config.stream.checkpoint_location.rglob("*.crc"))
+    # The offset and commit logs are written without Hadoop's checksum side files (core/spark.py).
+    checkpoint = isolated_config.stream.checkpoint_location
+    assert not [path for log in ("offsets", "commits") for path in (checkpoint / log).rglob("*.crc")]
     # A crash after the MySQL commit but before Spark's commit log: Spark runs the batch again.
     commits = isolated_config.stream.checkpoint_location / "commits"
     last_batch = max(int(path.name) for path in commits.iterdir() if path.name.isdigit())
@@ -112,37 +95,3 @@ def test_restart_and_replayed_batch_neither_lose_nor_duplicate(spark, isolated_c
                    stream_id)
     assert ledger[0][1] == 50
 
-
-def columns(connection, table: str) -> list[tuple]:
-    return fetch(connection, "SELECT column_name, column_type, is_nullable, column_default "
-                 "FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = %s "
-                 "ORDER BY ordinal_position", table)
-
-
-def test_warm_up_table_has_the_columns_of_scored_transactions(mysql_connection):
-    """The start-up rehearsal appends the job's own frame to it: a migration that changes one
-    table must change the other."""
-    assert columns(mysql_connection, "scored_transactions_warm_up") == columns(mysql_connection,
-                                                                                 "scored_transactions")
-
-
-def test_rehearsal_appends_through_jdbc_but_keeps_nothing(spark, isolated_config, unique_id, mysql_connection):
-    """Real payments from Kafka go through features, the scoring UDF, the decision and the JDBC
-    append into the warm-up table under one transaction id; scored_transactions gets none."""
-    kafka = isolated_config.kafka
-    produce(kafka.bootstrap_servers, kafka.topics.payments,
-            [(f"C{i}", payment(f"{unique_id}-{i}", customer_id=f"C{i % 3}")) for i in range(30)])
-    batch = warm_up_kafka_read(spark, isolated_config)
-    assert batch is not None and batch.payments.num_rows == 30
-    rehearse_scoring(spark, isolated_config, load_scoring_model(isolated_config), batch)
-    assert fetch(mysql_connection, "SELECT transaction_id FROM scored_transactions_warm_up") == (
-        (WARM_UP_TRANSACTION_ID,),)
-    assert fetch(mysql_connection, "SELECT COUNT(*) FROM scored_transactions WHERE transaction_id LIKE %s",
-                 f"{unique_id}-%") == ((0,),)
-
-
-def test_rehearsal_without_the_warm_up_table_names_the_migrations(spark, local_services):
-    """A database the migrations never reached: a clear error, not Spark's attempt to create the table."""
-    mysql = replace(local_services.mysql, database="information_schema")
-    with pytest.raises(SchemaNotMigratedError, match="scored_transactions_warm_up is missing.*migrat"):
-        MySqlBatchSink(mysql, "payments").rehearse_append(spark.range(1))

@@ -44,7 +44,8 @@ def test_generated_payments_round_trip_and_validate(local_services, unique_id):
     valid = [m for m in received if not contract_errors(m.value())]
     assert len(received) == plan.count(PAYMENT) + plan.count(INVALID)
     assert len(valid) == len(payments) == plan.count(PAYMENT)
-    assert sorted(m.value() for m in valid) == sorted(v for k, v in zip(plan.kinds, plan.values) if k == PAYMENT)
+    sent = sorted(v for k, v in zip(plan.kinds, plan.values, strict=True) if k == PAYMENT)
+    assert sorted(m.value() for m in valid) == sent
     assert all(before_ms - 1 <= m.timestamp()[1] <= after_ms + 1 for m in received)  # send time recorded
     for message in valid:  # key = customer_id
         assert message.key().decode() in message.value().decode()

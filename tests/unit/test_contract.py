@@ -4,14 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pyspark.sql import types as T
 
-from events.contract import (MAX_AMOUNT, MAX_ID_LENGTH, REQUIRED_FIELDS, TRANSACTION_ID_PATTERN,
-                             RFC3339_PATTERN, Reason)
+from events.contract import MAX_AMOUNT, MAX_ID_LENGTH, REQUIRED_FIELDS, RFC3339_PATTERN, TRANSACTION_ID_PATTERN, Reason
 from events.currencies import ISO_4217_CODES
 from events.json_contract import LABEL_SCHEMA_FILE, PAYMENT_SCHEMA_FILE, contract_errors, load_schema
 from events.parse import split_payments
 from events.schemas import KAFKA_RECORD_SCHEMA, PAYMENT_SCHEMA
-from pyspark.sql import types as T
 
 SAMPLES = Path(__file__).resolve().parents[2] / "contract" / "samples"
 EXPECTED_REASON = {
@@ -72,6 +71,6 @@ def test_spark_parser_gives_each_sample_the_same_verdict(spark):
 
 @pytest.mark.parametrize("amount, ok", [("0.07", True), ("57.16", True), ("1e3", True), ("12.345", False)])
 def test_amount_decimals_are_checked_exactly(amount, ok):
-    raw = ('{"transaction_id":"t","customer_id":"c","terminal_id":"t","amount":%s,'
-           '"event_time":"2018-04-01T00:07:56Z"}' % amount).encode()
+    raw = ('{"transaction_id":"t","customer_id":"c","terminal_id":"t","amount":' + str(amount)
+           + ',"event_time":"2018-04-01T00:07:56Z"}').encode()
     assert (contract_errors(raw) == []) is ok

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from core.config import DecisionRule
@@ -28,7 +29,8 @@ def test_most_severe_action_wins_and_reasons_list_rules_then_band(spark):
         ("high-score", 20.0, 1, 20.0, 0.95),
         ("nulls", None, None, None, None),
     ], SCHEMA)
-    actual_df = source_df.transform(with_decision(RULES, BANDS)).select("transaction_id", "decision", "reasons")
+    actual_df = source_df.transform(with_decision(RULES, BANDS, F.lit(True))).select("transaction_id", "decision",
+                                                                                    "reasons")
     expected_df = spark.createDataFrame([
         ("ok", "APPROVED", "SCORE_LOW"),
         ("big", "REVIEW", "LARGE_AMOUNT,SCORE_LOW"),
@@ -52,7 +54,22 @@ def test_a_bad_rule_is_refused_naming_it(spark, when, message):
 
 def test_the_configured_rules_compile_against_the_scored_columns(spark):
     from core.config import load_config
-    from pipeline.scoring_batch import scored_feature_names, scored_schema
+    from events.schemas import scored_payment_schema
+    from features.definitions import stored_feature_names
 
     config = load_config()
-    compile_rules(spark, config.decisions.rules, scored_schema(scored_feature_names(config)))
+    compile_rules(spark, config.decisions.rules, scored_payment_schema(stored_feature_names(config.features)))
+
+
+def test_rows_that_are_not_scored_get_no_decision_and_their_rules_are_not_evaluated(spark):
+    """Labels and rejected messages flow through the same query: no decision, and a rule that
+    would fail on their NULLs (a division by zero under ANSI SQL) is never run for them."""
+    rules = (DecisionRule("RATIO", "amount / cust_count_10m > 100", "REVIEW", "ratio"),)
+    source_df = spark.createDataFrame([("paid", 6000.0, 2, 20.0, 0.1, True),
+                                       ("label", 6000.0, 0, None, None, False)],
+                                      T.StructType([*SCHEMA.fields, T.StructField("is_scored", T.BooleanType())]))
+    actual_df = (source_df.transform(with_decision(rules, BANDS, F.col("is_scored")))
+                 .select("transaction_id", "decision", "reasons"))
+    expected_df = spark.createDataFrame([("paid", "REVIEW", "RATIO,SCORE_LOW"), ("label", None, None)],
+                                        "transaction_id string, decision string, reasons string")
+    assert_df_equality(actual_df, expected_df, ignore_nullable=True, ignore_row_order=True)

@@ -1,4 +1,5 @@
-"""The feature engine against a slow, obvious oracle; chunked (streaming) equals one pass."""
+"""The stateful feature operators (java/velocity-state) against a slow, obvious oracle; streamed
+in micro-batches (state in Spark's state store) equals one pass; late payments are kept."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -7,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.batch import compute_features, labels_after_delay, payments_input
+from events.schemas import PARSED_RECORD_SCHEMA
+from features.batch import as_parsed_records, compute_features, labels_after_delay, training_frame, training_records
 from features.definitions import FeatureConfig, all_feature_names
-from features.engine import FeatureState, apply_batch
+from features.velocity import with_event_time_watermark, with_velocity_features
 from generator.simulator import SimulationParams, generate
 
 CONFIG = FeatureConfig()
@@ -43,8 +45,45 @@ def oracle(dataset: pd.DataFrame, row) -> dict:
     return out
 
 
-def test_engine_matches_the_definitions(dataset):
-    features = compute_features(dataset, labels_after_delay(dataset, timedelta(days=7)), CONFIG)
+def stream_features(spark, tmp_path, chunks: list[tuple[pd.DataFrame, pd.DataFrame]], block_events: int = 4096):
+    """The operators in a streaming query (event-time watermark, state in the state store), one
+    micro-batch per (payments, labels) chunk; every output row, and the query's progress."""
+    offset = 0
+    for index, (payments, labels) in enumerate(chunks):
+        records = training_records(payments, labels)
+        records["kafka_offset"] += offset
+        offset += len(records)
+        chunk_df = as_parsed_records(training_frame(spark, records)).coalesce(1)
+        chunk_df.write.parquet(str(tmp_path / "in" / f"{index:04d}"))
+    stream_df = (spark.readStream.schema(PARSED_RECORD_SCHEMA)
+                 .option("maxFilesPerTrigger", 1).option("recursiveFileLookup", "true").parquet(str(tmp_path / "in")))
+    featured_df = (stream_df.transform(with_event_time_watermark(CONFIG))
+                   .transform(with_velocity_features(CONFIG, block_events=block_events)))
+    name = f"features_{tmp_path.name}".replace("-", "_")
+    query = (featured_df.writeStream.format("memory").queryName(name).outputMode("append")
+             .option("checkpointLocation", str(tmp_path / "checkpoint")).trigger(availableNow=True).start())
+    query.awaitTermination(600)
+    assert query.exception() is None
+    rows = spark.table(name).toPandas()
+    return rows[~rows["is_label"]].set_index("transaction_id"), query.recentProgress
+
+
+def chunks_with_labels(dataset: pd.DataFrame, batches: int) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Event-time ordered chunks; the labels known during a chunk's span arrive with it."""
+    labels = labels_after_delay(dataset, timedelta(days=7))
+    ordered = dataset.sort_values("event_time", kind="stable")
+    labeled_at = pd.to_datetime(labels["labeled_at_us"], unit="us", utc=True)
+    previous_end, chunks = ordered["event_time"].min() - DAY, []
+    for rows in np.array_split(np.arange(len(ordered)), batches):
+        chunk = ordered.iloc[rows]
+        end = chunk["event_time"].max()
+        chunks.append((chunk, labels[(labeled_at > previous_end) & (labeled_at <= end)]))
+        previous_end = end
+    return chunks
+
+
+def test_engine_matches_the_definitions(spark, dataset):
+    features = compute_features(spark, dataset, labels_after_delay(dataset, timedelta(days=7)), CONFIG)
     rng = np.random.default_rng(0)
     for index in rng.choice(len(dataset), 300, replace=False):
         expected = oracle(dataset, dataset.iloc[index])
@@ -55,71 +94,75 @@ def test_engine_matches_the_definitions(dataset):
     assert not features["is_late"].any() and not features["is_duplicate"].any()
 
 
-@pytest.mark.parametrize("batches", [17, 400])
-def test_micro_batches_give_exactly_the_one_pass_features(dataset, batches):
-    """17 batches, or 400 small ones (many run merges, events leaving the horizon between them)."""
-    labels = labels_after_delay(dataset, timedelta(days=7))
-    one_pass = compute_features(dataset, labels, CONFIG)
-    ordered = dataset.sort_values("event_time", kind="stable")
-    state, parts = FeatureState(), []
-    labeled_at = pd.to_datetime(labels["labeled_at_us"], unit="us", utc=True)
-    previous_end = ordered["event_time"].min() - DAY
-    for version, rows in enumerate(np.array_split(np.arange(len(ordered)), batches)):
-        chunk = ordered.iloc[rows]
-        end = chunk["event_time"].max()  # labels known during the chunk's span arrive with it
-        batch_labels = labels[(labeled_at > previous_end) & (labeled_at <= end)]
-        features, state = apply_batch(state, payments_input(chunk), batch_labels, CONFIG, version)
-        previous_end = end
-        parts.append(features)
-    streamed = pd.concat(parts).reindex(dataset.index)
-    pd.testing.assert_frame_equal(streamed.drop(columns="is_late"), one_pass.drop(columns="is_late"))
+@pytest.mark.parametrize("block_events", [4096, 4], ids=["head-only", "hot-key-blocks"])
+def test_micro_batches_give_exactly_the_one_pass_features(spark, dataset, tmp_path, block_events):
+    """17 micro-batches over 45 days (keys evicted by the watermark between them); with 4-event
+    blocks every key's history is sealed into blocks, as a hot key's is."""
+    one_pass = compute_features(spark, dataset, labels_after_delay(dataset, timedelta(days=7)), CONFIG)
+    streamed, _ = stream_features(spark, tmp_path, chunks_with_labels(dataset, 17), block_events)
+    streamed = streamed.loc[dataset["transaction_id"]].set_index(dataset.index)
+    names = [name for name in all_feature_names(CONFIG) if name not in ("amount", "during_weekend", "during_night",
+                                                                        "is_late")]
+    pd.testing.assert_frame_equal(streamed[names].astype(float), one_pass[names].astype(float))
 
 
-def test_a_resent_payment_is_a_duplicate_and_not_counted_twice(dataset):
+def test_a_resent_payment_is_a_duplicate_and_not_counted_twice(spark, dataset, tmp_path):
     first = dataset.sort_values("event_time").head(50)
-    _, state = apply_batch(FeatureState(), payments_input(first), labels_after_delay(first.head(0), timedelta(7)),
-                           CONFIG, 0)
+    no_labels = labels_after_delay(first.head(0), timedelta(7))
     again = pd.concat([first.tail(1), first.tail(1)])
-    features, after = apply_batch(state, payments_input(again), labels_after_delay(first.head(0), timedelta(7)),
-                                  CONFIG, 1)
-    assert features["is_duplicate"].tolist() == [True, True]
-    assert after.customer_events == state.customer_events
+    other = first.tail(1).assign(transaction_id="other-1", amount=first.tail(1)["amount"] + 1)
+    streamed, _ = stream_features(spark, tmp_path, [(first, no_labels), (again, no_labels), (other, no_labels)])
+    original = first.tail(1)["transaction_id"].iloc[0]
+    resent = streamed.loc[[original]]
+    assert resent["duplicate_of"].tolist() == [None, "RESENT", "RESENT"]
+    expected = oracle(pd.concat([first, other]), other.iloc[0])
+    assert streamed.loc["other-1", "cust_count_1d"] == expected["cust_count_1d"]  # the resends counted once
 
 
-def test_a_payment_behind_the_allowed_lateness_is_still_computed_and_flagged_late(dataset):
+def test_a_payment_behind_the_watermark_is_kept_computed_and_flagged_late(spark, dataset, tmp_path):
     ordered = dataset.sort_values("event_time")
     head, late = ordered.iloc[:-1], ordered.iloc[[0]].assign(transaction_id="late-1")
     no_labels = labels_after_delay(head.head(0), timedelta(7))
-    _, state = apply_batch(FeatureState(), payments_input(head), no_labels, CONFIG, 0)
-    features, _ = apply_batch(state, payments_input(late), no_labels, CONFIG, 1)
-    assert bool(features["is_late"].iloc[0]) is True
-    assert features["cust_count_1d"].iloc[0] >= 1 and not np.isnan(features["term_risk_30d"].iloc[0])
+    streamed, progress = stream_features(spark, tmp_path, [(head, no_labels), (late, no_labels)])
+    assert len(streamed) == len(dataset)
+    assert int(streamed.loc["late-1", "is_late"]) == 1
+    assert streamed.loc["late-1", "cust_count_1d"] >= 1 and not np.isnan(streamed.loc["late-1", "term_risk_30d"])
+    dropped = [op["numRowsDroppedByWatermark"] for p in progress for op in p["stateOperators"]]
+    assert dropped and not any(dropped)
 
 
-def test_apply_batch_leaves_the_given_state_unchanged(dataset):
-    chunk = dataset.head(100)
-    _, state = apply_batch(FeatureState(), payments_input(chunk), labels_after_delay(chunk, timedelta(7)), CONFIG, 0)
-    runs = (state.customer_runs, state.terminal_runs, len(state.fraud_time))
-    apply_batch(state, payments_input(dataset.iloc[100:200]), labels_after_delay(chunk, timedelta(7)), CONFIG, 1)
-    assert (state.customer_runs, state.terminal_runs, len(state.fraud_time)) == runs
-
-
-def test_a_payment_behind_the_horizon_counts_only_the_events_inside_it(dataset):
-    """Events older than the retention horizon are out of every window, whether or not the
-    run holding them has been merged (pruned) yet: a very late payment sees the same."""
+def test_a_payment_behind_the_horizon_counts_only_the_events_inside_it(spark, dataset, tmp_path):
+    """Events older than the watermark minus the longest window are out of every window: a very
+    late payment sees only the events inside it (evicted or not yet)."""
+    no_labels = labels_after_delay(dataset.head(0), timedelta(7))
     ordered = dataset.sort_values("event_time", kind="stable")
-    no_labels = labels_after_delay(ordered.head(0), timedelta(7))
-    state = FeatureState()
-    for version, rows in enumerate(np.array_split(np.arange(len(ordered)), 60)):
-        _, state = apply_batch(state, payments_input(ordered.iloc[rows]), no_labels, CONFIG, version)
-    horizon = pd.Timestamp(state.max_event_us, unit="us", tz="UTC") - pd.Timedelta(
-        microseconds=CONFIG.customer_retention_us)
-    customer = ordered.customer_id.iloc[-1]
+    chunks = [(ordered.iloc[rows], no_labels) for rows in np.array_split(np.arange(len(ordered)), 12)]
+    watermark = ordered["event_time"].max() - pd.Timedelta(hours=CONFIG.allowed_lateness_hours)
+    horizon = watermark - pd.Timedelta(days=max(CONFIG.customer_windows_days))
     late_time = horizon + pd.Timedelta(days=10)
     late = ordered.iloc[[-1]].assign(transaction_id="late-2", event_time=late_time)
-    features, _ = apply_batch(state, payments_input(late), no_labels, CONFIG, 60)
-    mine = ordered[(ordered.customer_id == customer) & (ordered.event_time >= horizon)]
+    streamed, _ = stream_features(spark, tmp_path, [*chunks, (late, no_labels)])
+    mine = ordered[(ordered.customer_id == late.customer_id.iloc[0]) & (ordered.event_time >= horizon)]
     for days in CONFIG.customer_windows_days:
         inside = mine[(mine.event_time > late_time - days * DAY) & (mine.event_time <= late_time)]
-        assert features[f"cust_count_{days}d"].iloc[0] == len(inside) + 1, days
-    assert bool(features["is_late"].iloc[0]) is True
+        assert streamed.loc["late-2", f"cust_count_{days}d"] == len(inside) + 1, days
+    assert int(streamed.loc["late-2", "is_late"]) == 1
+
+
+def test_the_watermark_evicts_keys_no_window_can_reach(spark, dataset, tmp_path):
+    """A key's state is deleted by its event-time timer once the watermark has passed its newest
+    event by the longest window: the operators' timers fire, and a customer back after that
+    counts only the new payment."""
+    ordered = dataset.sort_values("event_time", kind="stable")
+    no_labels = labels_after_delay(dataset.head(0), timedelta(7))
+    early = ordered[ordered.event_time < ordered.event_time.min() + 5 * DAY]
+    customer = early.customer_id.iloc[0]
+    far = ordered.event_time.max() + pd.Timedelta(days=60)
+    later = early.head(1).assign(transaction_id="far-1", customer_id="somebody-else", event_time=far)
+    back = early[early.customer_id == customer].head(1).assign(transaction_id="back-1",
+                                                                 event_time=far + pd.Timedelta(minutes=1))
+    streamed, progress = stream_features(spark, tmp_path, [(early, no_labels), (later, no_labels),
+                                                           (back, no_labels), (back.head(0), no_labels)])
+    expired = sum(op["customMetrics"].get("numExpiredTimers", 0) for p in progress for op in p["stateOperators"])
+    assert expired >= early.customer_id.nunique()
+    assert streamed.loc["back-1", "cust_count_30d"] == 1 and streamed.loc["back-1", "term_count_30d"] == 0

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 
 import pandas as pd
@@ -86,18 +86,42 @@ def test_unknown_extra_fields_are_ignored(spark):
     assert [r.transaction_id for r in valid_df.collect()] == ["tx-1"]
 
 
-def test_engine_columns_are_exact_cents_and_utc_micros(spark):
-    from pipeline.driver_batch import collect_batch, engine_payments
+def test_only_a_valid_record_carries_an_event_time(spark):
+    """event_time is the watermark's column: a rejected message must not move the watermark."""
     from events.parse import parse_records
 
-    batch = collect_batch(parse_records(records(spark, [json.dumps(GOOD).encode(), None,
-                                                        with_fields(transaction_id="tx-0", amount=0.07)])))
-    assert (batch.rows_in, batch.payments.num_rows, batch.rejected.num_rows) == (3, 2, 1)
-    expected = pd.DataFrame({"transaction_id": ["tx-1", "tx-0"], "customer_id": ["C1", "C1"],
-                             "terminal_id": ["T1", "T1"], "amount_cents": [1250, 7],
-                             "event_us": [1522541276000000, 1522541276000000]})
-    pd.testing.assert_frame_equal(engine_payments(batch.payments), expected, check_dtype=False)
-    assert list(batch.sent_at_us()) == [int(KAFKA_TS.replace(tzinfo=timezone.utc).timestamp() * 1_000_000)] * 2
+    parsed_df = parse_records(records(spark, [json.dumps(GOOD).encode(), with_fields(amount=-1)]))
+    actual_df = parsed_df.select("kafka_offset", "reason_code", "event_time")
+    expected_df = spark.createDataFrame([(0, None, datetime(2018, 4, 1, 0, 7, 56)), (1, "AMOUNT_OUT_OF_RANGE", None)],
+                                        "kafka_offset long, reason_code string, event_time timestamp")
+    assert_df_equality(actual_df, expected_df, ignore_nullable=True, ignore_row_order=True)
+
+
+def test_an_event_time_far_from_the_kafka_timestamp_is_rejected_with_its_own_reason(spark):
+    """A payment dated 2999 would move the watermark to 2999; one a minute ahead is clock skew."""
+    from events.contract import EventTimeBounds
+    from events.parse import parse_records
+
+    values = [with_fields(transaction_id="future", event_time="2999-01-01T00:00:00Z"),
+              with_fields(transaction_id="skew", event_time="2024-01-01T12:01:00Z"),
+              with_fields(transaction_id="ancient", event_time="1990-01-01T00:00:00Z"),
+              with_fields(transaction_id="old", event_time="2023-12-01T00:00:00Z")]
+    parsed_df = parse_records(records(spark, values),
+                              event_time_bounds=EventTimeBounds(future=pd.Timedelta(hours=1).to_pytimedelta(),
+                                                                past=pd.Timedelta(days=365).to_pytimedelta()))
+    actual = {r.transaction_id: (r.reason_code, r.reason_message) for r in parsed_df.collect()}
+    assert actual["future"][0] == actual["ancient"][0] == Reason.EVENT_TIME_OUT_OF_RANGE
+    assert "2999-01-01T00:00:00Z" in actual["future"][1] and "2024-01-01T12:00:00Z" in actual["future"][1]
+    assert actual["skew"] == (None, None) and actual["old"] == (None, None)
+
+
+def test_a_reason_message_is_bounded_whatever_the_field_it_quotes(spark):
+    from events.contract import MAX_REASON_MESSAGE_CHARS
+    from events.parse import parse_records
+
+    parsed_df = parse_records(records(spark, [with_fields(currency="X" * 10_000)]))
+    row = parsed_df.first()
+    assert row.reason_code == Reason.BAD_CURRENCY and len(row.reason_message) == MAX_REASON_MESSAGE_CHARS
 
 
 def test_rejected_and_label_frames_have_the_declared_schemas(spark):

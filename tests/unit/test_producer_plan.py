@@ -36,7 +36,7 @@ def test_payments_are_sent_in_event_time_order_with_customer_keys():
 
 def test_fraud_labels_follow_their_payment_after_the_label_delay():
     plan = build_plan(dataset(), labels="fraud", label_delay=timedelta(days=7))
-    order = [(kind, json.loads(value)["transaction_id"]) for kind, value in zip(plan.kinds, plan.values)]
+    order = [(kind, json.loads(value)["transaction_id"]) for kind, value in zip(plan.kinds, plan.values, strict=True)]
     assert order == [(PAYMENT, "t1"), (PAYMENT, "t2"), (PAYMENT, "t3"), (LABEL, "t2"), (LABEL, "t3"),
                      (PAYMENT, 't"4')]
     label = json.loads(plan.values[3])
@@ -48,7 +48,7 @@ def test_all_labels_and_invalid_mix():
     plan = build_plan(dataset(), labels="all", invalid_fraction=0.5)
     assert plan.count(PAYMENT) == 4 and plan.count(LABEL) == 4
     assert plan.count(INVALID) == len(invalid_samples())  # at least one of each kind
-    invalid = {v for k, v in zip(plan.kinds, plan.values) if k == INVALID}
+    invalid = {v for k, v in zip(plan.kinds, plan.values, strict=True) if k == INVALID}
     assert invalid == set(invalid_samples().values())
 
 

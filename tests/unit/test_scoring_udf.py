@@ -1,29 +1,30 @@
 """The scoring pandas UDF gives the model's own probabilities through Spark's Python workers,
-from the features the driver appends to the payments."""
+from the features the stateful operators append to the payments."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from chispa import assert_column_equality
+from pyspark.sql import functions as F
 
 from core.config import load_config
-from features.definitions import model_feature_names
-from pipeline.driver_batch import payments_frame
-from pipeline.scoring_batch import scored_feature_names
+from events.schemas import payment_with_features_schema
+from features.definitions import model_feature_names, stored_feature_names
 from udfs.model_artifact import current_artifact_dir, load_artifact
-from udfs.scoring import model_score_column
+from udfs.scoring import model_score_column, with_score
 
 ROWS = 300
 
 
 def sample_payments(amounts: np.ndarray) -> pa.Table:
-    """Valid payments (PAYMENT_SCHEMA's columns, as the driver holds them) with the given amounts."""
+    """Valid payments (PAYMENT_SCHEMA's columns) with the given amounts."""
     n = len(amounts)
-    moment = pa.array([datetime(2024, 1, 1, tzinfo=timezone.utc)] * n, pa.timestamp("us", tz="UTC"))
+    moment = pa.array([datetime(2024, 1, 1, tzinfo=UTC)] * n, pa.timestamp("us", tz="UTC"))
     return pa.table({
         "transaction_id": [f"tx-{o}" for o in range(n)], "customer_id": ["c1"] * n, "terminal_id": ["t1"] * n,
         "amount": pa.array([Decimal(f"{a:.2f}") for a in amounts], pa.decimal128(9, 2)),
@@ -40,9 +41,19 @@ def random_features(names: list[str], rng: np.random.Generator) -> pd.DataFrame:
     return features
 
 
+def payments_frame(spark, payments: pa.Table, features: pd.DataFrame, names: list[str]):
+    """The payments with their features, as the operators give them to the scoring stage."""
+    schema = payment_with_features_schema(names)
+    columns = {name: pa.array(features[name].to_numpy(dtype=np.float64)).cast(
+        pa.int64() if schema[name].dataType.typeName() == "long" else
+        pa.int32() if schema[name].dataType.typeName() == "integer" else pa.float64()) for name in names}
+    table = pa.Table.from_arrays([*payments.columns, *columns.values()], names=[*payments.column_names, *columns])
+    return spark.createDataFrame(table.to_pandas(), schema)
+
+
 def test_udf_scores_equal_the_pipelines_probabilities(spark):
     config = load_config()
-    model_names, stored_names = model_feature_names(config.features), scored_feature_names(config)
+    model_names, stored_names = model_feature_names(config.features), stored_feature_names(config.features)
     artifact = load_artifact(current_artifact_dir(), model_names)
     rng = np.random.default_rng(1)
     amounts = np.round(rng.uniform(1, 400, size=ROWS), 2)
@@ -59,13 +70,20 @@ def test_udf_scores_equal_the_pipelines_probabilities(spark):
     assert len(set(np.round(expected, 3))) > 5  # not a constant
 
 
-def test_missing_feature_values_reach_spark_as_zero(spark):
+def test_only_scored_rows_get_a_score_and_their_scores_do_not_depend_on_the_others(spark):
+    """Labels and rejected messages pass through the scoring stage with NULL inputs: they get no
+    score or model version, and the payments' scores are what they are alone."""
     config = load_config()
-    stored_names = scored_feature_names(config)
+    stored_names = stored_feature_names(config.features)
+    artifact = load_artifact(current_artifact_dir(), model_feature_names(config.features))
     features = random_features(stored_names, np.random.default_rng(2))
-    features.loc[0, "term_risk_7d"] = np.nan
     frame = payments_frame(spark, sample_payments(np.full(ROWS, 10.0)), features, stored_names)
-    first = frame.where("kafka_offset = 0").first()
-
-    assert first.term_risk_7d == 0.0
-    assert frame.schema["cust_count_7d"].dataType.typeName() == "long"
+    source_df = frame.withColumn("is_scored", F.col("kafka_offset") % 3 != 0)
+    for name in stored_names:  # what a label's row holds in the feature columns
+        source_df = source_df.withColumn(name, F.when(F.col("is_scored"), F.col(name)))
+    actual_df = source_df.transform(with_score(artifact, F.col("is_scored")))
+    alone_df = frame.where(F.col("kafka_offset") % 3 != 0).select(
+        "kafka_offset", model_score_column(artifact.folder, artifact.feature_names).alias("expected"))
+    joined_df = actual_df.join(alone_df, "kafka_offset", "left")
+    assert_column_equality(joined_df, "score", "expected")
+    assert actual_df.where("NOT is_scored AND model_version IS NULL").count() == ROWS // 3

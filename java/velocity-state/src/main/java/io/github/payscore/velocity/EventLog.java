@@ -1,0 +1,431 @@
+package io.github.payscore.velocity;
+
+import java.io.Serializable;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.streaming.MapState;
+import org.apache.spark.sql.streaming.StatefulProcessorHandle;
+import org.apache.spark.sql.streaming.TTLConfig;
+import org.apache.spark.sql.streaming.ValueState;
+
+/**
+ * One key's events in Spark's state store, each a fixed number of longs, the first its time
+ * in microseconds (optionally one more column summed by window queries, e.g. cents).
+ *
+ * <p>An ordinary key keeps all its events in one value, the head, read and written once per
+ * micro-batch that touches the key. A hot key (a terminal with a million payments a day) would
+ * make that value huge, so once the head holds twice {@code blockEvents} events its oldest
+ * {@code blockEvents} are sealed into an immutable block (a map entry), and an index of the
+ * blocks (time range, count, sum) is kept apart. A window query then reads the index and only
+ * the blocks that straddle a window's edge; a batch writes the head and, now and then, a new
+ * block: per-batch work and memory stay bounded whatever the key's history.
+ *
+ * <p>Events older than the horizon (the watermark minus the longest span the features look
+ * back) are out of every on-time payment's windows: queries ignore them, they are dropped
+ * from the head when it is next written, and a block is deleted once all its events are.
+ */
+final class EventLog implements Serializable {
+  private static final long serialVersionUID = 1L;
+  private static final byte FORMAT = 1;
+  private static final int HEAD_HEADER_BYTES = 1 + 8 + 8 + 4 + 4;
+  private static final int INDEX_WIDTH = 5; // block id, earliest time, latest time, events, sum
+  static final long NO_TIME = Long.MIN_VALUE;
+
+  /** Told about every event that is sealed into a block or leaves one (id look-ups of hot keys). */
+  interface SealedEvents extends Serializable {
+    void sealed(long[] events, int from, int to);
+
+    void dropped(long[] events, int from, int to);
+  }
+
+  private final String name;
+  private final int width;
+  private final int sumColumn;
+  private final int blockEvents;
+  private final SealedEvents sealedEvents;
+  private transient ValueState<byte[]> headState;
+  private transient ValueState<byte[]> indexState;
+  private transient MapState<Long, byte[]> blockState;
+
+  // The current key's state, between load() and save().
+  private long horizon;
+  private long armedTimerMs;
+  private long nextBlockId;
+  private long[] head = new long[0];
+  private int headCount;
+  private long[] headPrefixSums = new long[1];
+  private long[] index = new long[0];
+  private int blockCount;
+  private boolean headChanged;
+  private boolean indexChanged;
+  private final Map<Long, long[]> loadedBlocks = new HashMap<>();
+
+  EventLog(String name, int width, int sumColumn, int blockEvents, SealedEvents sealedEvents) {
+    this.name = name;
+    this.width = width;
+    this.sumColumn = sumColumn;
+    this.blockEvents = blockEvents;
+    this.sealedEvents = sealedEvents;
+  }
+
+  void init(StatefulProcessorHandle handle) {
+    headState = handle.getValueState(name + "_head", Encoders.BINARY(), TTLConfig.NONE());
+    indexState = handle.getValueState(name + "_blocks", Encoders.BINARY(), TTLConfig.NONE());
+    blockState = handle.getMapState(name + "_block", Encoders.LONG(), Encoders.BINARY(), TTLConfig.NONE());
+  }
+
+  /** Read the current key's state; events older than horizon are ignored from now on. */
+  void load(long horizon) {
+    this.horizon = horizon;
+    loadedBlocks.clear();
+    headChanged = false;
+    indexChanged = false;
+    byte[] bytes = headState.get();
+    if (bytes == null) {
+      armedTimerMs = 0;
+      nextBlockId = 0;
+      headCount = 0;
+      blockCount = 0;
+    } else {
+      readHead(bytes);
+      blockCount = readBlockCount(bytes);
+      if (blockCount > 0) {
+        readIndex(indexState.get());
+      }
+    }
+    dropHeadBefore(horizon);
+    computePrefixSums();
+  }
+
+  boolean isEmpty() {
+    return headCount == 0 && blockCount == 0;
+  }
+
+  int blockCount() {
+    return blockCount;
+  }
+
+  long armedTimerMs() {
+    return armedTimerMs;
+  }
+
+  void setArmedTimerMs(long timerMs) {
+    if (timerMs != armedTimerMs) {
+      armedTimerMs = timerMs;
+      headChanged = true;
+    }
+  }
+
+  /** The head's events (those not sealed), sorted by time; valid until the next change. */
+  long[] headEvents() {
+    return head;
+  }
+
+  int headCount() {
+    return headCount;
+  }
+
+  /** The latest event time held, or NO_TIME. */
+  long latestTime() {
+    long latest = headCount > 0 ? head[(headCount - 1) * width] : NO_TIME;
+    for (int b = 0; b < blockCount; b++) {
+      latest = Math.max(latest, index[b * INDEX_WIDTH + 2]);
+    }
+    return latest;
+  }
+
+  /**
+   * Count and sum (of the sum column) of the held events with time in (low, high], not counting
+   * events older than the horizon: out[0] += count, out[1] += sum.
+   */
+  void window(long low, long high, long[] out) {
+    long from = horizon == NO_TIME ? low : Math.max(low, horizon - 1);
+    if (from >= high) {
+      return;
+    }
+    int lo = upperBound(head, headCount, from);
+    int hi = upperBound(head, headCount, high);
+    if (hi > lo) {
+      out[0] += hi - lo;
+      out[1] += headPrefixSums[hi] - headPrefixSums[lo];
+    }
+    for (int b = 0; b < blockCount; b++) {
+      blockWindow(b, from, high, out);
+    }
+  }
+
+  private void blockWindow(int b, long from, long high, long[] out) {
+    int at = b * INDEX_WIDTH;
+    long earliest = index[at + 1];
+    long latest = index[at + 2];
+    if (latest <= from || earliest > high) {
+      return;
+    }
+    if (earliest > from && latest <= high) {
+      out[0] += index[at + 3];
+      out[1] += index[at + 4];
+      return;
+    }
+    long[] block = block(index[at]);
+    int count = block.length / width;
+    int lo = upperBound(block, count, from);
+    int hi = upperBound(block, count, high);
+    out[0] += hi - lo;
+    if (sumColumn >= 0) {
+      for (int i = lo; i < hi; i++) {
+        out[1] += block[i * width + sumColumn];
+      }
+    }
+  }
+
+  /** Add events (any order); they are part of the state written by save(). */
+  void append(long[] events, int count) {
+    if (count == 0) {
+      return;
+    }
+    long[] added = sortedByTime(Arrays.copyOf(events, count * width), count);
+    long[] merged = new long[(headCount + count) * width];
+    int i = 0;
+    int j = 0;
+    int k = 0;
+    while (i < headCount || j < count) {
+      boolean takeHead = j >= count || (i < headCount && head[i * width] <= added[j * width]);
+      if (takeHead) {
+        System.arraycopy(head, i++ * width, merged, k++ * width, width);
+      } else {
+        System.arraycopy(added, j++ * width, merged, k++ * width, width);
+      }
+    }
+    head = merged;
+    headCount += count;
+    headChanged = true;
+    sealOldest();
+    computePrefixSums();
+  }
+
+  /** Write the key's state back (nothing when nothing changed); a key with no events is cleared. */
+  void save() {
+    save(false);
+  }
+
+  /**
+   * As save(), but with keepHead a key with no events keeps its head (its armed timer) because
+   * the operator holds other state for it.
+   */
+  void save(boolean keepHead) {
+    dropExpiredBlocks();
+    if (isEmpty() && !keepHead) {
+      clear();
+      return;
+    }
+    if (indexChanged && blockCount == 0) {
+      indexState.clear();
+    } else if (indexChanged) {
+      indexState.update(writeIndex());
+    }
+    if (headChanged) {
+      headState.update(writeHead());
+    }
+  }
+
+  void clear() {
+    for (int b = 0; b < blockCount; b++) {
+      long id = index[b * INDEX_WIDTH];
+      if (sealedEvents != null) {
+        long[] block = block(id);
+        sealedEvents.dropped(block, 0, block.length / width);
+      }
+      blockState.removeKey(id);
+    }
+    headState.clear();
+    if (blockCount > 0) {
+      indexState.clear();
+    }
+    headCount = 0;
+    blockCount = 0;
+    armedTimerMs = 0;
+  }
+
+  private void sealOldest() {
+    while (headCount >= 2 * blockEvents) {
+      long[] block = Arrays.copyOf(head, blockEvents * width);
+      long id = nextBlockId++;
+      blockState.updateValue(id, toBytes(block, block.length));
+      if (sealedEvents != null) {
+        sealedEvents.sealed(block, 0, blockEvents);
+      }
+      long sum = 0;
+      if (sumColumn >= 0) {
+        for (int i = 0; i < blockEvents; i++) {
+          sum += block[i * width + sumColumn];
+        }
+      }
+      addIndexEntry(id, block[0], block[(blockEvents - 1) * width], blockEvents, sum);
+      loadedBlocks.put(id, block);
+      head = Arrays.copyOfRange(head, blockEvents * width, headCount * width);
+      headCount -= blockEvents;
+      headChanged = true;
+    }
+  }
+
+  private void dropExpiredBlocks() {
+    if (horizon == NO_TIME) {
+      return;
+    }
+    int kept = 0;
+    for (int b = 0; b < blockCount; b++) {
+      int at = b * INDEX_WIDTH;
+      if (index[at + 2] < horizon) {
+        long id = index[at];
+        if (sealedEvents != null) {
+          long[] block = block(id);
+          sealedEvents.dropped(block, 0, block.length / width);
+        }
+        blockState.removeKey(id);
+        indexChanged = true;
+        headChanged = true; // the block count lives in the head
+      } else {
+        System.arraycopy(index, at, index, kept++ * INDEX_WIDTH, INDEX_WIDTH);
+      }
+    }
+    blockCount = kept;
+  }
+
+  private void addIndexEntry(long id, long earliest, long latest, long count, long sum) {
+    if ((blockCount + 1) * INDEX_WIDTH > index.length) {
+      index = Arrays.copyOf(index, Math.max(4, blockCount * 2 + 2) * INDEX_WIDTH);
+    }
+    int at = blockCount * INDEX_WIDTH;
+    index[at] = id;
+    index[at + 1] = earliest;
+    index[at + 2] = latest;
+    index[at + 3] = count;
+    index[at + 4] = sum;
+    blockCount++;
+    indexChanged = true;
+  }
+
+  private long[] block(long id) {
+    long[] block = loadedBlocks.get(id);
+    if (block == null) {
+      byte[] bytes = blockState.getValue(id);
+      if (bytes == null) {
+        throw new IllegalStateException(name + ": block " + id + " is in the index but not in the state store");
+      }
+      block = fromBytes(bytes);
+      loadedBlocks.put(id, block);
+    }
+    return block;
+  }
+
+  private void dropHeadBefore(long horizon) {
+    if (horizon == NO_TIME || headCount == 0 || head[0] >= horizon) {
+      return;
+    }
+    int first = upperBound(head, headCount, horizon - 1);
+    head = Arrays.copyOfRange(head, first * width, headCount * width);
+    headCount -= first;
+    headChanged = true;
+  }
+
+  private void computePrefixSums() {
+    if (headPrefixSums.length < headCount + 1) {
+      headPrefixSums = new long[Math.max(headCount + 1, headPrefixSums.length * 2)];
+    }
+    headPrefixSums[0] = 0;
+    for (int i = 0; i < headCount; i++) {
+      headPrefixSums[i + 1] = headPrefixSums[i] + (sumColumn >= 0 ? head[i * width + sumColumn] : 0);
+    }
+  }
+
+  /** Number of events (of `count`, sorted by time) with time <= bound. */
+  private int upperBound(long[] events, int count, long bound) {
+    int lo = 0;
+    int hi = count;
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      if (events[mid * width] <= bound) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+
+  long[] sortedByTime(long[] events, int count) {
+    boolean sorted = true;
+    for (int i = 1; i < count && sorted; i++) {
+      sorted = events[(i - 1) * width] <= events[i * width];
+    }
+    if (sorted) {
+      return events;
+    }
+    Integer[] order = new Integer[count];
+    for (int i = 0; i < count; i++) {
+      order[i] = i;
+    }
+    Arrays.sort(order, (a, b) -> Long.compare(events[a * width], events[b * width]));
+    long[] out = new long[count * width];
+    for (int i = 0; i < count; i++) {
+      System.arraycopy(events, order[i] * width, out, i * width, width);
+    }
+    return out;
+  }
+
+  private void readHead(byte[] bytes) {
+    ByteBuffer buffer = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    byte format = buffer.get();
+    if (format != FORMAT) {
+      throw new IllegalStateException(name + ": state format " + format + " is not " + FORMAT);
+    }
+    armedTimerMs = buffer.getLong();
+    nextBlockId = buffer.getLong();
+    buffer.getInt(); // block count, read by readBlockCount
+    headCount = buffer.getInt();
+    head = new long[headCount * width];
+    buffer.asLongBuffer().get(head);
+  }
+
+  private static int readBlockCount(byte[] bytes) {
+    return ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getInt(1 + 8 + 8);
+  }
+
+  private byte[] writeHead() {
+    ByteBuffer buffer = ByteBuffer.allocate(HEAD_HEADER_BYTES + headCount * width * 8).order(ByteOrder.LITTLE_ENDIAN);
+    buffer.put(FORMAT).putLong(armedTimerMs).putLong(nextBlockId).putInt(blockCount).putInt(headCount);
+    buffer.asLongBuffer().put(head, 0, headCount * width);
+    return buffer.array();
+  }
+
+  private void readIndex(byte[] bytes) {
+    if (bytes == null) {
+      throw new IllegalStateException(name + ": the head names " + blockCount + " blocks but the index is missing");
+    }
+    index = fromBytes(bytes);
+    if (index.length != blockCount * INDEX_WIDTH) {
+      throw new IllegalStateException(name + ": the index holds " + index.length / INDEX_WIDTH
+          + " blocks, the head names " + blockCount);
+    }
+  }
+
+  private byte[] writeIndex() {
+    return toBytes(index, blockCount * INDEX_WIDTH);
+  }
+
+  private static byte[] toBytes(long[] values, int length) {
+    ByteBuffer buffer = ByteBuffer.allocate(length * 8).order(ByteOrder.LITTLE_ENDIAN);
+    buffer.asLongBuffer().put(values, 0, length);
+    return buffer.array();
+  }
+
+  private static long[] fromBytes(byte[] bytes) {
+    long[] values = new long[bytes.length / 8];
+    ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(values);
+    return values;
+  }
+}

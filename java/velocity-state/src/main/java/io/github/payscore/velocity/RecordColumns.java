@@ -1,0 +1,131 @@
+package io.github.payscore.velocity;
+
+import java.io.Serializable;
+import java.math.BigDecimal;
+import java.sql.Timestamp;
+import java.time.Instant;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * Where the fields the operators read sit in a parsed record (events/schemas.py,
+ * PARSED_RECORD_SCHEMA, plus what an earlier operator appended), and how to read them.
+ * A record is a valid payment, a valid fraud label, or anything else (passed through).
+ */
+final class RecordColumns implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  final int width;
+  private final int isLabel;
+  private final int reasonCode;
+  private final int transactionId;
+  private final int customerId;
+  private final int terminalId;
+  private final int amount;
+  private final int currency;
+  private final int eventTime;
+  private final int kafkaPartition;
+  private final int kafkaOffset;
+  private final int isFraud;
+  private final int labeledAt;
+  private final int duplicateOf;
+
+  RecordColumns(StructType schema) {
+    width = schema.fields().length;
+    isLabel = schema.fieldIndex("is_label");
+    reasonCode = schema.fieldIndex("reason_code");
+    transactionId = schema.fieldIndex("transaction_id");
+    customerId = schema.fieldIndex("customer_id");
+    terminalId = schema.fieldIndex("terminal_id");
+    amount = schema.fieldIndex("amount");
+    currency = schema.fieldIndex("currency");
+    eventTime = schema.fieldIndex("event_time");
+    kafkaPartition = schema.fieldIndex("kafka_partition");
+    kafkaOffset = schema.fieldIndex("kafka_offset");
+    isFraud = schema.fieldIndex("is_fraud");
+    labeledAt = schema.fieldIndex("labeled_at");
+    duplicateOf = indexOrMissing(schema, "duplicate_of");
+  }
+
+  boolean isPayment(Row row) {
+    return row.isNullAt(reasonCode) && !row.getBoolean(isLabel);
+  }
+
+  boolean isLabel(Row row) {
+    return row.isNullAt(reasonCode) && row.getBoolean(isLabel);
+  }
+
+  /** A valid payment the customer operator did not find to be a duplicate. */
+  boolean isFreshPayment(Row row) {
+    return isPayment(row) && (duplicateOf < 0 || row.isNullAt(duplicateOf));
+  }
+
+  String transactionId(Row row) {
+    return row.getString(transactionId);
+  }
+
+  String customerId(Row row) {
+    return row.getString(customerId);
+  }
+
+  String terminalId(Row row) {
+    return row.getString(terminalId);
+  }
+
+  String currency(Row row) {
+    return row.getString(currency);
+  }
+
+  /** The amount in its minor unit (cents): the contract's amounts have at most 2 decimals. */
+  long amountCents(Row row) {
+    BigDecimal value = row.getDecimal(amount);
+    return value.movePointRight(2).longValueExact();
+  }
+
+  long eventMicros(Row row) {
+    return micros(row.get(eventTime));
+  }
+
+  long labeledAtMicros(Row row) {
+    return micros(row.get(labeledAt));
+  }
+
+  boolean isFraud(Row row) {
+    return row.getBoolean(isFraud);
+  }
+
+  int kafkaPartition(Row row) {
+    return row.getInt(kafkaPartition);
+  }
+
+  long kafkaOffset(Row row) {
+    return row.getLong(kafkaOffset);
+  }
+
+  /** The row's values followed by `extra` more slots (left null), for an operator's output row. */
+  Object[] widened(Row row, int extra) {
+    Object[] values = new Object[width + extra];
+    for (int i = 0; i < width; i++) {
+      values[i] = row.get(i);
+    }
+    return values;
+  }
+
+  static long micros(Object time) {
+    if (time instanceof Timestamp) {
+      Timestamp timestamp = (Timestamp) time;
+      return Math.floorDiv(timestamp.getTime(), 1000L) * 1_000_000L + timestamp.getNanos() / 1000;
+    }
+    Instant instant = (Instant) time;
+    return instant.getEpochSecond() * 1_000_000L + instant.getNano() / 1000;
+  }
+
+  private static int indexOrMissing(StructType schema, String name) {
+    for (int i = 0; i < schema.fields().length; i++) {
+      if (schema.fields()[i].name().equals(name)) {
+        return i;
+      }
+    }
+    return -1;
+  }
+}

@@ -1,0 +1,92 @@
+"""The scoring query's foreachBatch function: write a micro-batch exactly once, then publish.
+
+batch (scored payments, labels, rejected messages; rows on the executors) -> persisted ->
+JDBC appends (executors) -> skipped repeats classified, if any (executors) -> ONE MySQL
+transaction on the driver (alerts, ledger row) -> alerts and dead letters to Kafka (executors).
+The driver handles counts, never rows.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+
+from sinks.kafka_outbox import KafkaOutbox
+from sinks.mysql_sink import BatchKey, MySqlBatchSink, Skipped, current_stream_id, utc_now
+from sinks.resends import resolve_skipped
+
+log = logging.getLogger(__name__)
+
+
+class StageClock:
+    """Seconds spent in each step of a micro-batch, for the batch log line."""
+
+    def __init__(self):
+        self.last = time.monotonic()
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.monotonic()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self.last
+        self.last = now
+
+    def describe(self) -> str:
+        return " ".join(f"{stage} {seconds:.2f}" for stage, seconds in self.seconds.items())
+
+
+def advance_state(batch_df: DataFrame) -> None:
+    """Run the batch's stateful operators without writing anything: a batch already committed
+    to MySQL is replayed by Spark after a crash, and its state must still move on."""
+    batch_df.write.format("noop").mode("overwrite").save()
+
+
+def write_and_commit(batch_df: DataFrame, key: BatchKey, sink: MySqlBatchSink, clock: StageClock) -> dict:
+    """Clear an earlier attempt's rows, append this one's, commit the ledger row."""
+    started_at = utc_now()
+    sink.clear_attempt(key)
+    batch_df.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        figures = sink.append(batch_df, key)
+        clock.lap("write")
+        skipped = resolve_skipped(batch_df, key, sink.mysql) if sink.landed(key) < figures.payments else Skipped()
+        result = sink.commit(key, figures, skipped, started_at)
+        clock.lap("commit")
+    finally:
+        batch_df.unpersist()
+    return {"rows_in": figures.rows_in, **result.stored, **result.latency}
+
+
+def make_batch_writer(sink: MySqlBatchSink, outbox: KafkaOutbox,
+                      on_commit: Callable[[dict], None] | None = None) -> Callable[[DataFrame, int], None]:
+    """The foreachBatch function of the scoring query."""
+    def write_batch(batch_df: DataFrame, batch_id: int) -> None:
+        started, clock = time.monotonic(), StageClock()
+        key = BatchKey(current_stream_id(batch_df.sparkSession), batch_id)
+        if sink.is_committed(key):
+            advance_state(batch_df)
+            log.info("batch %d was already committed; its state advanced, nothing written", batch_id)
+            summary = {"rows_in": 0, "replayed": True}
+        else:
+            summary = write_and_commit(batch_df, key, sink, clock)
+        published = outbox.publish(batch_df.sparkSession, key)
+        clock.lap("publish")
+        summary = {"batch_id": batch_id, "seconds": time.monotonic() - started, "stages": clock.describe(),
+                   "published": published, **summary}
+        log_batch(summary)
+        if on_commit is not None:
+            on_commit(summary)
+    return write_batch
+
+
+def log_batch(summary: dict) -> None:
+    if summary.get("replayed"):
+        return
+    seconds = summary["seconds"]
+    log.info("batch %d: %d in, %d scored, %d rejected, %d resent, %d alerts, %d labels | %.2f s, %.0f rows/s | "
+             "send-to-commit latency ms p50 %s p99 %s max %s | stages s: %s", summary["batch_id"],
+             summary["rows_in"], summary["scored"], summary["rejected"], summary["duplicates"], summary["alerts"],
+             summary["labels"], seconds, summary["rows_in"] / seconds if seconds else 0.0,
+             summary["latency_p50_ms"], summary["latency_p99_ms"], summary["latency_max_ms"], summary["stages"])
