@@ -106,6 +106,25 @@ def test_micro_batches_give_exactly_the_one_pass_features(spark, dataset, tmp_pa
     pd.testing.assert_frame_equal(streamed[names].astype(float), one_pass[names].astype(float))
 
 
+def test_hot_key_blocks_give_the_same_features_when_late_payments_make_them_overlap(spark, dataset, tmp_path):
+    """A tenth of the payments arrive up to 5 days late, many behind the watermark: sealed
+    into blocks beside newer events, they make blocks overlap in time. Every key sealed into
+    4-event blocks must give exactly what head-only state gives."""
+    ordered = dataset.sort_values("event_time", kind="stable").reset_index(drop=True)
+    rng = np.random.default_rng(3)
+    arrival = ordered["event_time"] + pd.to_timedelta(
+        np.where(rng.random(len(ordered)) < 0.1, rng.integers(1, 120, len(ordered)), 0), unit="h")
+    bounds = pd.date_range(arrival.min(), arrival.max() + DAY, periods=18)
+    no_labels = labels_after_delay(ordered.head(0), timedelta(days=7))
+    chunks = [(ordered[(arrival >= a) & (arrival < b)], no_labels)
+              for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    blocks, _ = stream_features(spark, tmp_path / "blocks", chunks, block_events=4)
+    head_only, _ = stream_features(spark, tmp_path / "head", chunks, block_events=4096)
+    assert head_only["is_late"].astype(int).sum() > 10
+    names = [n for n in all_feature_names(CONFIG) if n not in ("amount", "during_weekend", "during_night")]
+    pd.testing.assert_frame_equal(blocks.loc[head_only.index, names], head_only[names])
+
+
 def test_a_resent_payment_is_a_duplicate_and_not_counted_twice(spark, dataset, tmp_path):
     first = dataset.sort_values("event_time").head(50)
     no_labels = labels_after_delay(first.head(0), timedelta(7))

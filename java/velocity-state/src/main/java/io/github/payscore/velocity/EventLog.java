@@ -63,6 +63,12 @@ final class EventLog implements Serializable {
   private boolean headChanged;
   private boolean indexChanged;
   private final Map<Long, long[]> loadedBlocks = new HashMap<>();
+  // The blocks ordered by latest time, for counting events at or before a time (see atOrBefore).
+  private int[] byLatest = new int[0];
+  private long[] latestSorted = new long[0];
+  private long[] countPrefix = new long[1];
+  private long[] sumPrefix = new long[1];
+  private long[] minEarliestFrom = new long[0];
 
   EventLog(String name, int width, int sumColumn, int blockEvents, SealedEvents sealedEvents) {
     this.name = name;
@@ -99,6 +105,7 @@ final class EventLog implements Serializable {
     }
     dropHeadBefore(horizon);
     computePrefixSums();
+    orderBlocks();
   }
 
   boolean isEmpty() {
@@ -153,32 +160,65 @@ final class EventLog implements Serializable {
       out[0] += hi - lo;
       out[1] += headPrefixSums[hi] - headPrefixSums[lo];
     }
-    for (int b = 0; b < blockCount; b++) {
-      blockWindow(b, from, high, out);
+    if (blockCount > 0) {
+      long[] upTo = new long[2];
+      long[] before = new long[2];
+      atOrBefore(high, upTo);
+      atOrBefore(from, before);
+      out[0] += upTo[0] - before[0];
+      out[1] += upTo[1] - before[1];
     }
   }
 
-  private void blockWindow(int b, long from, long high, long[] out) {
-    int at = b * INDEX_WIDTH;
-    long earliest = index[at + 1];
-    long latest = index[at + 2];
-    if (latest <= from || earliest > high) {
-      return;
-    }
-    if (earliest > from && latest <= high) {
-      out[0] += index[at + 3];
-      out[1] += index[at + 4];
-      return;
-    }
-    long[] block = block(index[at]);
-    int count = block.length / width;
-    int lo = upperBound(block, count, from);
-    int hi = upperBound(block, count, high);
-    out[0] += hi - lo;
-    if (sumColumn >= 0) {
-      for (int i = lo; i < hi; i++) {
-        out[1] += block[i * width + sumColumn];
+  /**
+   * Count and sum of the blocks' events with time <= x: every block whose latest time is <= x
+   * counts whole (a prefix of the blocks ordered by latest time), and only the blocks that
+   * straddle x are read. Blocks are sealed in time order, so usually one straddles; a block
+   * holding a late event may overlap others, and is found by the minimum earliest time of the
+   * blocks after each position.
+   */
+  private void atOrBefore(long x, long[] out) {
+    int whole = upperBound(latestSorted, blockCount, x, 1);
+    out[0] = countPrefix[whole];
+    out[1] = sumPrefix[whole];
+    for (int j = whole; j < blockCount && minEarliestFrom[j] <= x; j++) {
+      int at = byLatest[j] * INDEX_WIDTH;
+      if (index[at + 1] > x) {
+        continue;
       }
+      long[] block = block(index[at]);
+      int upTo = upperBound(block, block.length / width, x);
+      out[0] += upTo;
+      if (sumColumn >= 0) {
+        for (int i = 0; i < upTo; i++) {
+          out[1] += block[i * width + sumColumn];
+        }
+      }
+    }
+  }
+
+  private void orderBlocks() {
+    Integer[] order = new Integer[blockCount];
+    for (int b = 0; b < blockCount; b++) {
+      order[b] = b;
+    }
+    Arrays.sort(order, (a, b) -> Long.compare(index[a * INDEX_WIDTH + 2], index[b * INDEX_WIDTH + 2]));
+    byLatest = new int[blockCount];
+    latestSorted = new long[blockCount];
+    countPrefix = new long[blockCount + 1];
+    sumPrefix = new long[blockCount + 1];
+    minEarliestFrom = new long[blockCount];
+    for (int j = 0; j < blockCount; j++) {
+      int at = order[j] * INDEX_WIDTH;
+      byLatest[j] = order[j];
+      latestSorted[j] = index[at + 2];
+      countPrefix[j + 1] = countPrefix[j] + index[at + 3];
+      sumPrefix[j + 1] = sumPrefix[j] + index[at + 4];
+    }
+    long least = Long.MAX_VALUE;
+    for (int j = blockCount - 1; j >= 0; j--) {
+      least = Math.min(least, index[byLatest[j] * INDEX_WIDTH + 1]);
+      minEarliestFrom[j] = least;
     }
   }
 
@@ -269,6 +309,7 @@ final class EventLog implements Serializable {
       head = Arrays.copyOfRange(head, blockEvents * width, headCount * width);
       headCount -= blockEvents;
       headChanged = true;
+      orderBlocks();
     }
   }
 
@@ -344,11 +385,16 @@ final class EventLog implements Serializable {
 
   /** Number of events (of `count`, sorted by time) with time <= bound. */
   private int upperBound(long[] events, int count, long bound) {
+    return upperBound(events, count, bound, width);
+  }
+
+  /** Number of entries (of `count`, `stride` longs apart, sorted) with the first long <= bound. */
+  private static int upperBound(long[] values, int count, long bound, int stride) {
     int lo = 0;
     int hi = count;
     while (lo < hi) {
       int mid = (lo + hi) >>> 1;
-      if (events[mid * width] <= bound) {
+      if (values[mid * stride] <= bound) {
         lo = mid + 1;
       } else {
         hi = mid;
