@@ -19,13 +19,16 @@ ROCKSDB_PROVIDER = "org.apache.spark.sql.execution.streaming.state.RocksDBStateS
 # bytecode interpreted; the parse's are larger). scripts/spark-submit passes the same.
 JVM_OPTIONS = "-Duser.timezone=UTC -XX:-DontCompileHugeMethods"
 ARROW_BATCH_ROWS = 10_000
-# Local checkpoint logs without Hadoop's checksum side files. Spark writes the offset and commit
-# logs through Hadoop's FileContext (this setting); the state store's files go through the
-# FileSystem API, which keeps its checksummed default (RocksDB's checkpointing casts it to
-# LocalFileSystem).
-LOCAL_FILES_WITHOUT_CHECKSUMS = {
-    "spark.hadoop.fs.AbstractFileSystem.file.impl": "org.apache.hadoop.fs.local.RawLocalFs",
+# Local files (a local checkpoint) through Hadoop's local file system without its shell calls
+# (java/local-files): without Hadoop's native library it runs chmod for every file it creates and
+# readlink for every rename, about 140 process launches of the JVM a micro-batch. Spark writes
+# the offset and commit logs through FileContext, without checksum side files; the state
+# store's files through the FileSystem API (RocksDB's checkpointing needs a LocalFileSystem).
+LOCAL_FILES = {
+    "spark.hadoop.fs.AbstractFileSystem.file.impl": "io.github.payscore.hadoop.NioRawLocalFs",
+    "spark.hadoop.fs.file.impl": "io.github.payscore.hadoop.NioLocalFileSystem",
 }
+LOCAL_FILES_JAR = SPARK_JARS_DIR / "payscore-local-files.jar"  # on the JVMs' class path, not in spark.jars
 
 
 def local_jars() -> list[Path]:
@@ -58,10 +61,6 @@ def session_settings(config: AppConfig) -> dict[str, str]:
         # A frame cached once (the benchmark's stages) is read once: compressing it costs more than it saves.
         "spark.sql.inMemoryColumnarStorage.compressed": "false",
         "spark.sql.adaptive.enabled": "false",
-        # Every micro-batch writes an offset file and a commit file, each a temporary file renamed
-        # into place; the checksummed file system also writes and renames a .crc beside each
-        # (measured, 3,000-record batches: walCommit 44 -> 24 ms, commitOffsets 48 -> 25 ms).
-        **LOCAL_FILES_WITHOUT_CHECKSUMS,
         "spark.ui.enabled": str(config.spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": config.spark.driver_memory,
@@ -81,13 +80,27 @@ def build_spark_session(config: AppConfig, app_name: str,
     jars = ",".join(str(jar) for jar in local_jars())
     if jars and not launched_conf.contains("spark.jars"):
         builder = builder.config("spark.jars", jars)
-    for key, value in {**session_settings(config), **(overrides or {})}.items():
+    settings = {**session_settings(config), **local_files_settings(config, launched_conf), **(overrides or {})}
+    for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     _force_driver_utc(spark)
     if not spark.sparkContext.master.startswith("local"):
         ship_project_code(spark)
     return spark
+
+
+def local_files_settings(config: AppConfig, launched_conf: SparkConf) -> dict[str, str]:
+    """LOCAL_FILES for a local checkpoint, when the JVMs can load them: Hadoop loads a file system
+    class from the JVM's own class path, so a session started from Python puts the jar there,
+    and scripts/spark-submit does (--driver-class-path). Otherwise Hadoop's default stays."""
+    if not isinstance(config.stream.checkpoint_location, Path) or not LOCAL_FILES_JAR.exists():
+        return {}
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):  # under spark-submit: the JVM is up, its class path set
+        launched = launched_conf.get("spark.driver.extraClassPath", "")
+        return LOCAL_FILES if str(LOCAL_FILES_JAR) in launched.split(os.pathsep) else {}
+    return {**LOCAL_FILES, "spark.driver.extraClassPath": str(LOCAL_FILES_JAR),
+            "spark.executor.extraClassPath": str(LOCAL_FILES_JAR)}
 
 
 PROJECT_PACKAGES_SKIPPED = {"tests", "bench", "scripts", "jobs", "training", "generator", "producer", "services"}

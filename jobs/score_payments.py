@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.log_level)
     from core.spark import build_spark_session
     from pipeline.scoring_query import load_scoring_model, start_scoring_query, trigger_settings, with_stream_overrides
+    from sinks.kafka_outbox import KafkaOutbox
     from udfs.model_artifact import ModelArtifactError
 
     try:
@@ -73,11 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     spark = build_spark_session(config, "score-payments")
     stop_requested = _install_stop_handlers()
     policy = RestartPolicy(config.stream.restart_backoff_max_seconds, config.stream.restart_give_up_seconds)
+    outbox = KafkaOutbox(config.kafka, config.mysql)
     while True:
-        query = start_scoring_query(spark, config, trigger_settings(config, args.available_now), model=model)
+        query = start_scoring_query(spark, config, trigger_settings(config, args.available_now), model=model,
+                                    outbox=outbox)
         log.info("streaming query started (id %s, checkpoint %s)", query.id, config.stream.checkpoint_location)
         failure = _await(query, stop_requested, policy)
         if failure is None:
+            _drain(outbox)
             return 0
         delay = policy.next_delay(failure)
         if delay is None:
@@ -87,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         if stop_requested.wait(delay):
             log.info("query stopped")
             return 0
+
+
+def _drain(outbox) -> None:
+    """Let the outbox publish what the last batches committed before the job exits (what it
+    cannot publish now, the next start does)."""
+    if not outbox.drain(timeout=120) or outbox.last.error:
+        log.warning("alerts and dead letters not all published before exit (%s); the next start publishes them",
+                    outbox.last.error or "timed out")
 
 
 def _install_stop_handlers() -> threading.Event:

@@ -23,7 +23,6 @@ from features.calendar import with_calendar_features
 from features.definitions import model_feature_names, stored_feature_names
 from features.velocity import is_scored, with_event_time_watermark, with_scored_flag, with_velocity_features
 from sinks.batch_writer import make_batch_writer
-from sinks.jdbc import register_insert_ignore_dialect
 from sinks.kafka_outbox import KafkaOutbox
 from sinks.mysql_sink import MySqlBatchSink
 from udfs.model_artifact import ModelArtifact, load_artifact
@@ -88,18 +87,18 @@ def scored_records(records_df: DataFrame, config: AppConfig, model: ModelArtifac
 
 def start_scoring_query(spark: SparkSession, config: AppConfig, trigger: dict,
                         on_commit: Callable[[dict], None] | None = None,
-                        model: ModelArtifact | None = None) -> StreamingQuery:
-    """Kafka payments and labels -> scored -> MySQL (exactly-once), checkpointed with the state.
-    Refuses to start with a decision rule that does not compile."""
+                        model: ModelArtifact | None = None, outbox: KafkaOutbox | None = None) -> StreamingQuery:
+    """Kafka payments and labels -> scored -> MySQL (exactly-once), checkpointed with the state;
+    alerts and dead letters -> Kafka (the outbox, which first publishes what an earlier run
+    committed and did not publish). Refuses to start with a decision rule that does not compile."""
     model = model or load_scoring_model(config)
+    outbox = outbox or KafkaOutbox(config.kafka, config.mysql)
     feature_names = stored_feature_names(config.features)
     compile_rules(spark, config.decisions.rules, scored_payment_schema(feature_names))
-    register_insert_ignore_dialect(spark)
     ship_model(spark, model.folder)
-    write_batch = make_batch_writer(MySqlBatchSink(config.mysql, feature_names, model.version),
-                                    KafkaOutbox(config.kafka, config.mysql), on_commit)
+    write_batch = make_batch_writer(MySqlBatchSink(config.mysql, feature_names, model.version), outbox, on_commit)
     records_df = read_payment_records(spark, config.kafka, config.stream)
-    return (
+    query = (
         scored_records(records_df, config, model).writeStream
         .queryName(QUERY_NAME)
         .foreachBatch(write_batch)
@@ -107,6 +106,8 @@ def start_scoring_query(spark: SparkSession, config: AppConfig, trigger: dict,
         .trigger(**trigger)
         .start()
     )
+    outbox.catch_up(spark, str(query.id))
+    return query
 
 
 def with_stream_overrides(config: AppConfig, checkpoint: str | None = None,

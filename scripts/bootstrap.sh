@@ -67,14 +67,15 @@ install_jars() {
 
 # The project's Spark extensions, each compiled against the installed pyspark's own jars, so
 # it always matches the Spark that loads it: java/<module>/src -> .deps/spark-jars/payscore-<module>.jar
-#   jdbc-dialect:   INSERT IGNORE appends (sinks/jdbc.py)
+#   jdbc-sink:      a batch's rows appended to their tables in one pass (sinks/jdbc.py)
 #   velocity-state: the stateful feature operators, transformWithState (features/velocity.py)
+#   local-files:    Hadoop's local file system without its shell calls (core/spark.py)
 build_spark_extension() {
   local module=$1 jars source stamp want out
   jars=$(.venv/bin/python -c 'import pyspark, os; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))')
   source=$(find "java/$module/src" -name '*.java' | sort)
   stamp=".deps/.$module.sha256"
-  want=$( (cat $source; ls "$jars" | grep -E '^(spark-sql_|spark-sql-api_)') | sha256sum | cut -d' ' -f1)
+  want=$( (cat $source; ls "$jars" | grep -E '^(spark-sql_|spark-sql-api_|hadoop-client-api)') | sha256sum | cut -d' ' -f1)
   out=".deps/spark-jars/payscore-$module.jar"
   if [ -f "$stamp" ] && [ -f "$out" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
   say "compiling the Spark extension java/$module"
@@ -114,7 +115,8 @@ install_mariadb
 install_chromium
 install_python
 install_jars
-build_spark_extension jdbc-dialect
+build_spark_extension jdbc-sink
 build_spark_extension velocity-state
+build_spark_extension local-files
 report_versions
 say "ready"

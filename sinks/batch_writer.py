@@ -1,9 +1,9 @@
 """The scoring query's foreachBatch function: write a micro-batch exactly once, then publish.
 
-batch (scored payments, labels, rejected messages; rows on the executors) -> persisted ->
-JDBC appends (executors) -> skipped repeats classified, if any (executors) -> ONE MySQL
-transaction on the driver (alerts, ledger row) -> alerts and dead letters to Kafka (executors).
-The driver handles counts, never rows.
+batch (scored payments, labels, rejected messages; rows on the executors) -> appended to their
+tables in one pass (executors) -> skipped repeats classified, if any (executors) -> ONE MySQL
+transaction on the driver (alerts, ledger row) -> alerts and dead letters to Kafka (executors,
+in the background). The driver handles counts, never rows.
 """
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Callable
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
 from sinks.kafka_outbox import KafkaOutbox
@@ -47,15 +46,13 @@ def write_and_commit(batch_df: DataFrame, key: BatchKey, sink: MySqlBatchSink, c
     """Clear an earlier attempt's rows, append this one's, commit the ledger row."""
     started_at = utc_now()
     sink.clear_attempt(key)
-    batch_df.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        figures = sink.append(batch_df, key)
-        clock.lap("write")
-        skipped = resolve_skipped(batch_df, key, sink.mysql) if sink.landed(key) < figures.payments else Skipped()
-        result = sink.commit(key, figures, skipped, started_at)
-        clock.lap("commit")
-    finally:
-        batch_df.unpersist()
+    figures = sink.append(batch_df, key)
+    clock.lap("write")
+    # Rare (a repeat of an id stored under another customer, by another stream, or long ago): the
+    # batch is computed again for it, from the same records and the same state.
+    skipped = resolve_skipped(batch_df, key, sink.mysql) if sink.landed(key) < figures.payments else Skipped()
+    result = sink.commit(key, figures, skipped, started_at)
+    clock.lap("commit")
     return {"rows_in": figures.rows_in, **result.stored, **result.latency}
 
 
@@ -71,10 +68,9 @@ def make_batch_writer(sink: MySqlBatchSink, outbox: KafkaOutbox,
             summary = {"rows_in": 0, "replayed": True}
         else:
             summary = write_and_commit(batch_df, key, sink, clock)
-        published = outbox.publish(batch_df.sparkSession, key)
-        clock.lap("publish")
+        outbox.request(batch_df.sparkSession, key)
         summary = {"batch_id": batch_id, "seconds": time.monotonic() - started, "stages": clock.describe(),
-                   "published": published, **summary}
+                   **summary}
         log_batch(summary)
         if on_commit is not None:
             on_commit(summary)

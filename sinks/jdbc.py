@@ -1,30 +1,20 @@
-"""Spark's JDBC writer and reader against MySQL / MariaDB, run by the executors."""
+"""The executors' JDBC work against MySQL / MariaDB: appending a batch's rows to their tables in
+one pass (java/jdbc-sink), and reading rows back (Spark's JDBC reader)."""
 from __future__ import annotations
 
+import json
 import re
 
 from pyspark.sql import DataFrame, SparkSession
 
 from core.config import MySqlConfig
 
-DIALECT_CLASS = "io.github.payscore.jdbc.InsertIgnoreMySqlDialect"
+APPEND_CLASS = "io.github.payscore.sinks.RoutedJdbcAppend"
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
-class DialectMissingError(RuntimeError):
-    """The project's JDBC dialect jar is not on Spark's class path."""
-
-
-def register_insert_ignore_dialect(spark: SparkSession) -> None:
-    """Make Spark's JDBC appends to MySQL/MariaDB INSERT IGNORE (java/jdbc-dialect): a row whose
-    key is already stored is skipped instead of failing the write."""
-    jvm = spark.sparkContext._jvm
-    try:
-        dialect = getattr(jvm, DIALECT_CLASS)()
-    except Exception as error:  # py4j: class not found
-        raise DialectMissingError(f"{DIALECT_CLASS} is not on Spark's class path ({error}); run `make setup`, "
-                                  "which builds .deps/spark-jars/payscore-jdbc-dialect.jar") from None
-    jvm.org.apache.spark.sql.jdbc.JdbcDialects.registerDialect(dialect)
+class SinkJarMissingError(RuntimeError):
+    """The project's JDBC sink jar is not on Spark's class path."""
 
 
 def jdbc_options(mysql: MySqlConfig) -> dict[str, str]:
@@ -32,15 +22,21 @@ def jdbc_options(mysql: MySqlConfig) -> dict[str, str]:
             "password": mysql.secret().get_secret_value()}
 
 
-def jdbc_append(frame: DataFrame, mysql: MySqlConfig, table: str) -> None:
-    """Append a frame's rows to a table (INSERT IGNORE) with the server's bulk options."""
-    (frame.write.format("jdbc")
-        .options(**jdbc_options(mysql))
-        .option("dbtable", identifier(table))
-        .option("batchsize", mysql.jdbc_batch_size)
-        .option("isolationLevel", "READ_COMMITTED")
-        .mode("append")
-        .save())
+def append_routed(rows_df: DataFrame, route_column: str, columns_by_table: dict[str, list[str]],
+                  mysql: MySqlConfig) -> None:
+    """Append each row to the table its route_column names (NULL: nowhere) with that table's
+    columns: INSERT IGNORE, one transaction per partition, in one pass over the frame."""
+    for table in columns_by_table:
+        identifier(table)
+    jvm = rows_df.sparkSession.sparkContext._jvm
+    try:
+        append = getattr(jvm, APPEND_CLASS).append
+    except Exception as error:  # noqa: BLE001 - py4j: class not found
+        raise SinkJarMissingError(f"{APPEND_CLASS} is not on Spark's class path ({error}); run `make setup`, which "
+                                  "builds .deps/spark-jars/payscore-jdbc-sink.jar") from None
+    options = jdbc_options(mysql)
+    append(rows_df._jdf, route_column, json.dumps(columns_by_table), options["url"], options["driver"],
+           options["user"], options["password"], mysql.jdbc_batch_size)
 
 
 def jdbc_query(spark: SparkSession, mysql: MySqlConfig, query: str) -> DataFrame:

@@ -1,10 +1,11 @@
-"""foreachBatch sink: the executors append a micro-batch's rows through Spark's JDBC writer,
+"""foreachBatch sink: the executors append a micro-batch's rows to their tables in one pass,
 then one MySQL transaction on the driver writes the batch's ledger row.
 
 Exactly-once effect:
 * every row is tagged with the streaming query's id (stream_id, stable for a checkpoint) and
   the batch id, and appended with INSERT IGNORE into a keyed table: scored payments
-  (transaction_id), fraud labels (transaction_id), rejected messages (topic, partition, offset);
+  (transaction_id), fraud labels (transaction_id), rejected messages (topic, partition, offset),
+  each executor's rows in one transaction (sinks/jdbc.py);
 * then ONE transaction copies the batch's alerts into payment_alerts and writes its ledger
   row in stream_batches (counts, decisions, latency).
 A batch replayed after a crash either finds its ledger row (nothing is written again) or does
@@ -24,8 +25,8 @@ from pyspark.sql import functions as F
 
 from core.config import MySqlConfig
 from events.contract import Reason
-from events.schemas import DECISION_COLUMNS, FRAUD_LABEL_SCHEMA, PAYMENT_SCHEMA, REJECTED_SCHEMA
-from sinks.jdbc import jdbc_append
+from events.schemas import BATCH_TAG_COLUMNS, DECISION_COLUMNS, FRAUD_LABEL_SCHEMA, PAYMENT_SCHEMA, REJECTED_SCHEMA
+from sinks.jdbc import append_routed
 from sinks.mysql_connection import ReusedConnection, named_statements
 
 QUERY_ID_PROPERTY = "sql.streaming.queryId"
@@ -36,6 +37,7 @@ REJECTED_TABLE = "rejected_payments"
 SCORE_BINS = 20  # the ledger's score histogram: bins of 0.05
 DECISIONS = ("APPROVED", "REVIEW", "DECLINED")
 LATENCY_QUANTILES = (0.5, 0.05, 0.01)  # of send times: latency p50, p95, p99
+SINK_TABLE = "sink_table"  # the table a row of the batch goes to (NULL: none, a resend)
 _STREAM_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
@@ -131,26 +133,27 @@ def with_batch_tags(key: BatchKey):
     return transform
 
 
-def scored_rows(batch_df: DataFrame, feature_names: list[str]) -> DataFrame:
-    """scored_transactions columns of the batch's scored payments."""
-    return batch_df.where(F.col("is_scored")).select(*PAYMENT_SCHEMA.fieldNames(), *feature_names, *DECISION_COLUMNS)
-
-
-def label_rows(batch_df: DataFrame) -> DataFrame:
-    """fraud_labels columns of the batch's valid labels."""
-    return batch_df.where(F.col("reason_code").isNull() & F.col("is_label")).select(*FRAUD_LABEL_SCHEMA.fieldNames())
-
-
-def rejected_rows(batch_df: DataFrame) -> DataFrame:
-    """rejected_payments columns of the batch's invalid messages and of the repeats of a
-    transaction id with other content (DUPLICATE_CONFLICT)."""
+def with_sink_tables(batch_df: DataFrame) -> DataFrame:
+    """+ sink_table: scored payments, valid labels and rejected messages (invalid ones, and the
+    repeats of a transaction id with other content as DUPLICATE_CONFLICT) each to their table;
+    a resend (same content) to none."""
     conflict = F.col("duplicate_of") == "CONFLICT"
+    label = F.col("reason_code").isNull() & F.col("is_label")
     conflict_message = F.concat(F.lit("transaction_id "), F.col("transaction_id"),
                                 F.lit(" was already scored with other content (an earlier message of its customer)"))
-    return (batch_df.where(F.col("reason_code").isNotNull() | conflict)
-            .withColumns({"reason_code": F.coalesce("reason_code", F.lit(Reason.DUPLICATE_CONFLICT)),
-                          "reason_message": F.coalesce("reason_message", conflict_message)})
-            .select(*REJECTED_SCHEMA.fieldNames()))
+    table = (F.when(F.col("is_scored"), F.lit(SCORED_TABLE)).when(label, F.lit(LABELS_TABLE))
+             .when(F.col("reason_code").isNotNull() | conflict, F.lit(REJECTED_TABLE)))
+    return batch_df.withColumns({
+        "reason_code": F.when(conflict, F.lit(Reason.DUPLICATE_CONFLICT)).otherwise(F.col("reason_code")),
+        "reason_message": F.when(conflict, conflict_message).otherwise(F.col("reason_message")),
+        SINK_TABLE: table})
+
+
+def table_columns(feature_names: list[str]) -> dict[str, list[str]]:
+    """The columns each table takes from the batch's rows."""
+    return {SCORED_TABLE: [*PAYMENT_SCHEMA.fieldNames(), *feature_names, *DECISION_COLUMNS, *BATCH_TAG_COLUMNS],
+            LABELS_TABLE: [*FRAUD_LABEL_SCHEMA.fieldNames(), *BATCH_TAG_COLUMNS],
+            REJECTED_TABLE: [*REJECTED_SCHEMA.fieldNames(), *BATCH_TAG_COLUMNS]}
 
 
 class MySqlBatchSink:
@@ -176,17 +179,12 @@ class MySqlBatchSink:
 
     def append(self, batch_df: DataFrame, key: BatchKey) -> BatchFigures:
         """The batch's scored payments, labels and rejected messages, appended by the executors
-        (the frame should be persisted: it is read up to three times)."""
+        in one pass, and counted while they go (an Observation)."""
         observation = Observation(f"payscore_batch_{key.batch_id}")
-        observed_df = batch_df.observe(observation, *batch_metrics())
-        tags = with_batch_tags(key)
-        jdbc_append(scored_rows(observed_df, self.feature_names).transform(tags), self.mysql, SCORED_TABLE)
-        figures = BatchFigures.of(observation.get)
-        if figures.labels:
-            jdbc_append(label_rows(batch_df).transform(tags), self.mysql, LABELS_TABLE)
-        if figures.rejected or figures.conflicts:
-            jdbc_append(rejected_rows(batch_df).transform(tags), self.mysql, REJECTED_TABLE)
-        return figures
+        routed_df = (batch_df.observe(observation, *batch_metrics()).transform(with_sink_tables)
+                     .transform(with_batch_tags(key)))
+        append_routed(routed_df, SINK_TABLE, table_columns(self.feature_names), self.mysql)
+        return BatchFigures.of(observation.get)
 
     def landed(self, key: BatchKey) -> int:
         """Scored rows of this batch in scored_transactions."""

@@ -21,9 +21,9 @@ from pyspark.sql import types as T
 from core.config import MySqlConfig
 from events.contract import Reason
 from events.schemas import REJECTED_SCHEMA
-from sinks.jdbc import jdbc_append
+from sinks.jdbc import append_routed
 from sinks.mysql_connection import connect_arguments, named_statements
-from sinks.mysql_sink import COMMIT_SQL, REJECTED_TABLE, BatchKey, Skipped, with_batch_tags
+from sinks.mysql_sink import COMMIT_SQL, REJECTED_TABLE, SINK_TABLE, BatchKey, Skipped, with_batch_tags
 
 CONTENT = ("customer_id", "terminal_id", "amount", "currency", "event_time")
 CANDIDATE_COLUMNS = ("transaction_id", "kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp",
@@ -115,7 +115,8 @@ def resolve_skipped(batch_df: DataFrame, key: BatchKey, mysql: MySqlConfig) -> S
                      .mapInPandas(classifier(mysql, key), CLASSIFIED_SCHEMA)
                      .observe(observation, F.count_if(F.col("kind") == "RESENT").alias("resent"),
                               F.count_if(F.col("kind") == "CONFLICT").alias("conflicts")))
-    conflicts_df = classified_df.where(F.col("kind") == "CONFLICT").select(*REJECTED_SCHEMA.fieldNames())
-    jdbc_append(conflicts_df.transform(with_batch_tags(key)), mysql, REJECTED_TABLE)
+    routed_df = classified_df.withColumn(SINK_TABLE, F.when(F.col("kind") == "CONFLICT", F.lit(REJECTED_TABLE)))
+    append_routed(routed_df.transform(with_batch_tags(key)), SINK_TABLE,
+                  {REJECTED_TABLE: [*REJECTED_SCHEMA.fieldNames(), "stream_id", "batch_id"]}, mysql)
     metrics = observation.get
     return Skipped(resent=int(metrics["resent"]), conflicts=int(metrics["conflicts"]))

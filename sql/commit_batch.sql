@@ -59,30 +59,33 @@ VALUES (%(stream_id)s, %(batch_id)s, %(rows_in)s, %(rows_scored)s, %(rows_reject
         %(score_histogram)s, %(model_version)s, %(started_at)s, UTC_TIMESTAMP(6));
 
 -- name: has_unpublished
--- Whether a committed batch still has alerts or dead letters to publish.
+-- Whether a stream has committed alerts or dead letters not yet published, up to a batch
+-- (index-only: ix_*_unpublished).
 SELECT EXISTS (SELECT 1 FROM payment_alerts
-               WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND published_at IS NULL),
+               WHERE published_at IS NULL AND stream_id = %(stream_id)s AND batch_id <= %(batch_id)s),
        EXISTS (SELECT 1 FROM rejected_payments
-               WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND published_at IS NULL);
+               WHERE published_at IS NULL AND stream_id = %(stream_id)s AND batch_id <= %(batch_id)s);
 
 -- name: unpublished_alerts
 -- Read by an executor (Spark's JDBC reader): the key is inlined as literals (BatchKey.in_sql).
 SELECT transaction_id, customer_id, terminal_id, amount, currency, event_time, decision, score, reasons,
        model_version
 FROM payment_alerts
-WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND published_at IS NULL;
+WHERE published_at IS NULL AND stream_id = %(stream_id)s AND batch_id <= %(batch_id)s;
 
 -- name: mark_alerts_published
 UPDATE payment_alerts SET published_at = UTC_TIMESTAMP(6)
-WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND published_at IS NULL;
+WHERE published_at IS NULL AND stream_id = %(stream_id)s AND batch_id <= %(batch_id)s;
 
 -- name: unpublished_rejects
 SELECT kafka_topic, kafka_partition, kafka_offset, reason_code, reason_message, raw_value_prefix,
        raw_value_length
 FROM rejected_payments
-WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND published_at IS NULL;
+WHERE published_at IS NULL AND stream_id = %(stream_id)s AND batch_id <= %(batch_id)s;
 
 -- name: mark_rejects_published
 UPDATE rejected_payments SET published_at = UTC_TIMESTAMP(6)
-WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND published_at IS NULL;
+WHERE published_at IS NULL AND stream_id = %(stream_id)s AND batch_id <= %(batch_id)s;
 
+-- name: last_committed_batch
+SELECT MAX(batch_id) FROM stream_batches WHERE stream_id = %(stream_id)s;
