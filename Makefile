@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 SUBMIT  := scripts/spark-submit
 PYTEST_ARGS ?=
 
-.PHONY: setup services-up services-down services-reset services-status demo run test chaos produce generate bench bench-throughput bench-latency bench-dashboard cluster-run bench-producer bench-features train dashboard dashboard-stop
+.PHONY: setup services-up services-down services-reset services-status demo run test chaos produce generate bench bench-throughput bench-latency bench-dashboard cluster-run bench-producer bench-state bench-state-scale bench-recovery train dashboard dashboard-stop
 
 setup:                     ## install Python packages, jars, MariaDB (idempotent)
 	@scripts/bootstrap.sh
@@ -63,8 +63,14 @@ cluster-run: services-up       ## the job on a local standalone cluster (master 
 bench-producer: services-up  ## producer throughput to the local broker
 	@$(PY) scripts/bench_producer.py
 
-bench-features: setup      ## feature stage throughput (Spark <-> numpy engine), 1M payments
-	@$(PY) scripts/bench_features.py
+bench-recovery: services-up  ## kill -9 under live load, restart: seconds to the first committed micro-batch
+	@$(PY) bench/recovery.py $(ARGS)
+
+bench-state-scale: setup   ## the state at scale: 1M customers, 20M payments of history; rows/s, memory, size, restart
+	@$(SUBMIT) --driver-memory 4g bench/state_scale.py $(ARGS)
+
+bench-state: setup         ## the stateful stage alone (velocity operators), 1M payments: make bench-state ARGS="--customers 500000"
+	@$(SUBMIT) bench/state_stage.py $(ARGS)
 
 train: setup               ## train on the generated default dataset; writes model/artifacts/<version>, MODEL_CARD.md
 	@$(PY) jobs/train_model.py $(ARGS)

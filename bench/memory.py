@@ -49,7 +49,7 @@ def role(pid: int) -> str:
         return "jvm"
     if any(b"pyspark.daemon" in w or b"pyspark.worker" in w for w in words):
         return "python_workers"
-    if any(w.endswith(b"score_payments.py") for w in words):
+    if any(w.endswith(b".py") for w in words[1:2]) or any(w.endswith(b"score_payments.py") for w in words):
         return "python_driver"
     return "other"
 

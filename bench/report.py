@@ -55,6 +55,12 @@ def save(kind: str, result: dict) -> Path:
     return path
 
 
+def save_run(kind: str, result: dict) -> Path:
+    """Keep one result per setting of a kind (runs at several settings, side by side)."""
+    runs = [run for run in (load(kind) or {"runs": []})["runs"] if run["settings"] != result["settings"]]
+    return save(kind, {"runs": [*runs, result]})
+
+
 def load(kind: str) -> dict | None:
     path = RESULTS_DIR / f"{kind}.json"
     return json.loads(path.read_text()) if path.exists() else None
@@ -64,7 +70,9 @@ def write_markdown() -> None:
     """bench/RESULTS.md from the JSON results present (the committed ones are the reference run)."""
     lines = ["# Benchmark results", "",
              "Written by `make bench` (bench/report.py) from `bench/results/*.json`; do not edit by hand.", ""]
-    for kind, render in (("throughput", _throughput_lines), ("latency", _latency_lines), ("cluster", _cluster_lines),
+    for kind, render in (("throughput", _throughput_lines), ("latency", _latency_lines),
+                         ("state_stage", _state_stage_lines), ("state_scale", _state_scale_lines),
+                         ("recovery", _recovery_lines), ("cluster", _cluster_lines),
                          ("dashboard", _dashboard_lines)):
         result = load(kind)
         if result:
@@ -90,6 +98,55 @@ def _throughput_lines(result: dict) -> list[str]:
         lines.append(f"| peak RSS {role} | {mib:,.0f} MiB |")
     lines.append(_state_line(result.get("state", {})))
     lines += [_speed_line(result), "", "Settings: " + ", ".join(f"{k} = {v}" for k, v in result["settings"].items())]
+    return lines
+
+
+def _state_stage_lines(result: dict) -> list[str]:
+    lines = ["## Stateful stage alone (`make bench-state`)", "",
+             "Generated payments, already parsed, through the two velocity operators into the no-op sink.", "",
+             "| setting | steady rows/s | rows/s with start-up | median micro-batch | state on disk | measured |",
+             "|---|---|---|---|---|---|"]
+    for run in result["runs"]:
+        s = run["settings"]
+        setting = (f"{s['customers']:,} customers, {s['terminals']:,} terminals, {s['payments']:,} payments over "
+                   f"{s['days']:g} days in {s['batches']} micro-batches"
+                   + (f", {s['hot_terminal_share']:.0%} at one terminal" if s["hot_terminal_share"] else ""))
+        lines.append(f"| {setting} | **{run['rows_per_second_steady']:,}** | {run['rows_per_second_incl_start']:,} | "
+                     f"{run['median_batch_ms']:,.0f} ms | {run['checkpoint_state_mib']} MiB | "
+                     f"{run['measured_at']}, speed check {run['machine']['speed_check_seconds']} s |")
+    return lines
+
+
+def _state_scale_lines(result: dict) -> list[str]:
+    s, at_scale, empty = result["settings"], result["at_scale"], result["empty_state"]
+    return [f"## State at scale ({result['measured_at']})", "", f"Command: `{result['command']}`", "",
+            "| measure | figure |", "|---|---|",
+            f"| state built from | {s['history_payments']:,} payments of {s['customers']:,} customers at "
+            f"{s['terminals']:,} terminals over {s['history_days']:g} days, in {result['build']['seconds']:,} s "
+            f"({result['build']['rows_per_second']:,} rows/s) |",
+            f"| stateful operators, {s['measured_payments']:,} further payments | "
+            f"**{at_scale['rows_per_second_steady']:,} rows/s** against that state, "
+            f"{empty['rows_per_second_steady']:,} rows/s against an empty state "
+            f"(median micro-batch {at_scale['median_batch_ms']:,.0f} vs {empty['median_batch_ms']:,.0f} ms) |",
+            f"| Python driver RSS | {result['python_driver_rss_mib']['before']} MiB before the state was built, "
+            f"{result['python_driver_rss_mib']['after']} MiB after |",
+            "| peak RSS | " + ", ".join(f"{k} {v:,.0f} MiB" for k, v in result["peak_rss_mib"].items()) + " |",
+            f"| RocksDB memory (operators' report) | {result['rocksdb_memory_mib']:,} MiB |",
+            f"| state on disk (checkpoint) | {result['checkpoint_state_mib']:,} MiB |",
+            f"| restart from the checkpoint | one micro-batch done {result['restart']['to_first_batch_done_s']} s "
+            f"after start (that batch {result['restart']['first_batch_ms']:,} ms) |",
+            _speed_line(result)]
+
+
+def _recovery_lines(result: dict) -> list[str]:
+    lines = [f"## Recovery after kill -9 ({result['measured_at']})", "", f"Command: `{result['command']}`", "",
+             "| measure | figure |", "|---|---|",
+             f"| kill -9 to the first committed micro-batch (median of {len(result['kills'])}) | "
+             f"**{result['median_to_first_commit_s']} s** (target 15) |",
+             f"| of which: restarted job's start-up to its running query | {result['median_to_query_start_s']} s |",
+             "| each kill | " + "; ".join(f"{k['to_first_commit_s']} s ({k['to_query_start_s']} s to start)"
+                                          for k in result["kills"]) + " |",
+             f"| live load | {result['rate']:,} tx/s |", _speed_line(result)]
     return lines
 
 

@@ -110,10 +110,11 @@ def job_command(run: BenchRun, job_args: list[str], submit_args: list[str] = ())
             "--payments-topic", run.payments_topic, "--labels-topic", run.labels_topic, *job_args]
 
 
-def start_job(run: BenchRun, job_args: list[str], submit_args: list[str] = ()) -> subprocess.Popen:
+def start_job(run: BenchRun, job_args: list[str], submit_args: list[str] = (),
+              append_log: bool = False) -> subprocess.Popen:
     """The job under spark-submit in its own session (so a stop reaches all of it), logging to a file."""
     run.log_file.parent.mkdir(parents=True, exist_ok=True)
-    log = run.log_file.open("w")
+    log = run.log_file.open("a" if append_log else "w")
     return subprocess.Popen(job_command(run, job_args, submit_args), cwd=PROJECT_ROOT, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True, env=run.job_environment())
 
