@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
+from importlib.metadata import version
 from pathlib import Path
-
-import joblib
-import sklearn
 
 from core.config import PROJECT_ROOT
 
@@ -26,9 +25,16 @@ class ModelArtifactError(RuntimeError):
 
 @dataclass(frozen=True)
 class ModelArtifact:
-    pipeline: object
+    """An artifact checked against this installation; the pipeline itself is loaded on first use
+    (by the Python workers that score: the driver needs only the metadata)."""
+
     metadata: dict
     folder: Path
+
+    @cached_property
+    def pipeline(self) -> object:
+        import joblib
+        return joblib.load(self.folder / "model.joblib")
 
     @property
     def version(self) -> str:
@@ -46,6 +52,7 @@ def current_artifact_dir() -> Path:
 
 
 def save_artifact(folder: Path, pipeline, metadata: dict) -> None:
+    import joblib
     folder.mkdir(parents=True, exist_ok=True)
     joblib.dump(pipeline, folder / "model.joblib", compress=3)
     (folder / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
@@ -61,10 +68,11 @@ def read_metadata(folder: Path) -> dict:
 def check_compatible(metadata: dict, expected_features: list[str]) -> None:
     """Refuse an artifact trained on other features or with another scikit-learn."""
     trained_with = metadata.get("library_versions", {}).get("scikit-learn")
-    if trained_with != sklearn.__version__:
+    installed = version("scikit-learn")  # without importing it: the driver never runs the model
+    if trained_with != installed:
         raise ModelArtifactError(
             f"model {metadata.get('version')} was trained with scikit-learn {trained_with}, but "
-            f"{sklearn.__version__} is installed; retrain (make train) or install {trained_with}")
+            f"{installed} is installed; retrain (make train) or install {trained_with}")
     if list(metadata.get("feature_names", [])) != list(expected_features):
         raise ModelArtifactError(
             f"model {metadata.get('version')} expects features {metadata.get('feature_names')}, but the "
@@ -74,4 +82,6 @@ def check_compatible(metadata: dict, expected_features: list[str]) -> None:
 def load_artifact(folder: Path, expected_features: list[str]) -> ModelArtifact:
     metadata = read_metadata(folder)
     check_compatible(metadata, expected_features)
-    return ModelArtifact(joblib.load(Path(folder) / "model.joblib"), metadata, Path(folder))
+    if not (Path(folder) / "model.joblib").is_file():
+        raise ModelArtifactError(f"no model at {Path(folder) / 'model.joblib'}")
+    return ModelArtifact(metadata, Path(folder))
