@@ -133,20 +133,24 @@ def with_batch_tags(key: BatchKey):
     return transform
 
 
-def with_sink_tables(batch_df: DataFrame) -> DataFrame:
-    """+ sink_table: scored payments, valid labels and rejected messages (invalid ones, and the
+def sink_table_columns() -> dict[str, Column]:
+    """sink_table: scored payments, valid labels and rejected messages (invalid ones, and the
     repeats of a transaction id with other content as DUPLICATE_CONFLICT) each to their table;
-    a resend (same content) to none."""
+    a resend (same content) to none. With the reason of a conflict."""
     conflict = F.col("duplicate_of") == "CONFLICT"
     label = F.col("reason_code").isNull() & F.col("is_label")
     conflict_message = F.concat(F.lit("transaction_id "), F.col("transaction_id"),
                                 F.lit(" was already scored with other content (an earlier message of its customer)"))
     table = (F.when(F.col("is_scored"), F.lit(SCORED_TABLE)).when(label, F.lit(LABELS_TABLE))
              .when(F.col("reason_code").isNotNull() | conflict, F.lit(REJECTED_TABLE)))
-    return batch_df.withColumns({
-        "reason_code": F.when(conflict, F.lit(Reason.DUPLICATE_CONFLICT)).otherwise(F.col("reason_code")),
-        "reason_message": F.when(conflict, conflict_message).otherwise(F.col("reason_message")),
-        SINK_TABLE: table})
+    return {"reason_code": F.when(conflict, F.lit(Reason.DUPLICATE_CONFLICT)).otherwise(F.col("reason_code")),
+            "reason_message": F.when(conflict, conflict_message).otherwise(F.col("reason_message")),
+            SINK_TABLE: table}
+
+
+def with_sink_tables(batch_df: DataFrame) -> DataFrame:
+    """+ sink_table (sink_table_columns)."""
+    return batch_df.withColumns(sink_table_columns())
 
 
 def table_columns(feature_names: list[str]) -> dict[str, list[str]]:
@@ -165,6 +169,10 @@ class MySqlBatchSink:
         self.model_version = model_version
         self.statements = named_statements(COMMIT_SQL)
         self.connection = ReusedConnection(mysql)
+        # Built once: every column built is a round trip to the JVM, a micro-batch's time.
+        self.metrics = batch_metrics()
+        self.routing = sink_table_columns()
+        self.columns = table_columns(self.feature_names)
 
     def is_committed(self, key: BatchKey) -> bool:
         with self.connection.cursor() as cursor:
@@ -181,9 +189,9 @@ class MySqlBatchSink:
         """The batch's scored payments, labels and rejected messages, appended by the executors
         in one pass, and counted while they go (an Observation)."""
         observation = Observation(f"payscore_batch_{key.batch_id}")
-        routed_df = (batch_df.observe(observation, *batch_metrics()).transform(with_sink_tables)
-                     .transform(with_batch_tags(key)))
-        append_routed(routed_df, SINK_TABLE, table_columns(self.feature_names), self.mysql)
+        routed_df = batch_df.observe(observation, *self.metrics).withColumns(
+            {**self.routing, "stream_id": F.lit(key.stream_id), "batch_id": F.lit(key.batch_id)})
+        append_routed(routed_df, SINK_TABLE, self.columns, self.mysql)
         return BatchFigures.of(observation.get)
 
     def landed(self, key: BatchKey) -> int:
