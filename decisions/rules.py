@@ -41,18 +41,50 @@ def score_band(score: Column, bands: ScoreBands) -> Column:
             .otherwise("SCORE_LOW"))
 
 
+# Expressions a rule may not hold: they run code of the JVM's choosing (reflection, object
+# invocation) or code outside SQL (user-defined functions).
+OUTSIDE_SQL = ("CallMethodViaReflection", "TryReflect", "ScalaUDF", "PythonUDF", "ScalaAggregator", "HiveSimpleUDF",
+               "HiveGenericUDF", "HiveGenericUDTF", "HiveUDAFFunction")
+OUTSIDE_SQL_PACKAGES = (".expressions.objects.",)
+
+
 def compile_rules(spark: SparkSession, rules: tuple[DecisionRule, ...], schema: T.StructType) -> None:
-    """Analyse every rule against the scored payment's schema; fail naming the first bad one."""
+    """Analyse every rule against the scored payment's schema; fail naming the first bad one: it
+    does not compile, is not boolean, or reaches outside SQL (reflect, java_method, a UDF)."""
     empty_df = spark.createDataFrame([], schema)
     for rule in rules:
         try:
-            result_type = empty_df.select(F.expr(rule.when).alias("fired")).schema["fired"].dataType
+            fired_df = empty_df.select(F.expr(rule.when).alias("fired"))
+            result_type = fired_df.schema["fired"].dataType
         except Exception as error:  # AnalysisException, ParseException
             raise RuleError(f"decision rule {rule.id} ({rule.when!r}) does not compile: "
                             f"{str(error).splitlines()[0]}") from None
         if not isinstance(result_type, T.BooleanType):
             raise RuleError(f"decision rule {rule.id} ({rule.when!r}) gives {result_type.simpleString()}, "
                             "not a boolean")
+        refused = sorted(name for name in expression_classes(fired_df) if reaches_outside_sql(name))
+        if refused:
+            raise RuleError(f"decision rule {rule.id} ({rule.when!r}) is refused: it reaches outside SQL "
+                            f"({', '.join(name.rpartition('.')[2] for name in refused)}); a rule may only combine "
+                            "SQL expressions over the payment, its features and score")
+
+
+def expression_classes(frame: DataFrame) -> set[str]:
+    """The class names of every expression in a frame's analysed projection."""
+    projection = frame._jdf.queryExecution().analyzed().expressions()
+    pending = [projection.apply(i) for i in range(projection.size())]
+    found = set()
+    while pending:
+        expression = pending.pop()
+        found.add(expression.getClass().getName())
+        children = expression.children()
+        pending += [children.apply(i) for i in range(children.size())]
+    return found
+
+
+def reaches_outside_sql(class_name: str) -> bool:
+    return class_name.rpartition(".")[2] in OUTSIDE_SQL or any(package in class_name
+                                                                for package in OUTSIDE_SQL_PACKAGES)
 
 
 def decision_columns(rules: tuple[DecisionRule, ...], bands: ScoreBands) -> dict[str, Column]:

@@ -4,10 +4,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-TRANSACTION_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
+# Whole strings: `(?![\s\S])` is the end of the input in every regex dialect the contract meets
+# (Java's and Python's `$` also match before a final newline, so "tx1\n" would pass as "tx1").
+TRANSACTION_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}(?![\s\S])"
+# customer_id, terminal_id: any characters but control, format and separator ones (newlines,
+# zero-width and bidirectional marks, spaces), which make two ids look alike.
+NOT_ID_CHARACTERS = r"\x00-\x20\x7f-\xa0\u00ad\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff"
+TEXT_ID_PATTERN = rf"^[^{NOT_ID_CHARACTERS}]+(?![\s\S])"
 RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+\-]\d{2}:\d{2})$"
 MAX_ID_LENGTH = 64
-MIN_AMOUNT_EXCLUSIVE = 0
+MIN_AMOUNT = 0  # inclusive: a zero-amount authorisation (card verification) is a payment
 MAX_AMOUNT = 1_000_000
 DEFAULT_CURRENCY = "EUR"
 MAX_MESSAGE_BYTES = 16_384

@@ -17,10 +17,12 @@ from events.contract import (
     MAX_ID_LENGTH,
     MAX_MESSAGE_BYTES,
     MAX_REASON_MESSAGE_CHARS,
+    MIN_AMOUNT,
     RAW_PREFIX_BYTES,
     REQUIRED_FIELDS,
     REQUIRED_STRING_FIELDS,
     RFC3339_PATTERN,
+    TEXT_ID_PATTERN,
     TRANSACTION_ID_PATTERN,
     EventTimeBounds,
     Reason,
@@ -189,11 +191,13 @@ def payment_checks(max_message_bytes: int) -> list[tuple[Column, str, Column]]:
          F.concat(F.lit("field 'amount' must be a JSON number, got "), amount_kind)),
         (~F.col("_transaction_id").rlike(TRANSACTION_ID_PATTERN), Reason.BAD_ID,
          F.lit("transaction_id must be 1-64 characters of A-Za-z0-9_.:-")),
-        (_bad_length(F.col("_customer_id")), Reason.BAD_ID, F.lit("customer_id must be 1-64 characters")),
-        (_bad_length(F.col("_terminal_id")), Reason.BAD_ID, F.lit("terminal_id must be 1-64 characters")),
-        (F.col("_amount").isNull() | (F.col("_amount") <= 0) | (F.col("_amount") > MAX_AMOUNT),
+        (_bad_text_id(F.col("_customer_id")), Reason.BAD_ID,
+         F.lit("customer_id must be 1-64 characters, none of them control, format or separator characters")),
+        (_bad_text_id(F.col("_terminal_id")), Reason.BAD_ID,
+         F.lit("terminal_id must be 1-64 characters, none of them control, format or separator characters")),
+        (F.col("_amount").isNull() | (F.col("_amount") < MIN_AMOUNT) | (F.col("_amount") > MAX_AMOUNT),
          Reason.AMOUNT_OUT_OF_RANGE,
-         F.concat(F.lit(f"amount must be > 0 and <= {MAX_AMOUNT}, got "), amount_text())),
+         F.concat(F.lit(f"amount must be >= {MIN_AMOUNT} and <= {MAX_AMOUNT}, got "), amount_text())),
         (F.col("_amount") != F.round("_amount", 2), Reason.AMOUNT_PRECISION,
          F.concat(F.lit("amount has more than 2 decimals: "), amount_text())),
         (~F.col("_currency").isin(*sorted(ISO_4217_CODES)), Reason.BAD_CURRENCY,
@@ -223,8 +227,9 @@ def label_checks(max_message_bytes: int) -> list[tuple[Column, str, Column]]:
          F.concat(F.lit("field 'is_fraud' must be true or false, got "), is_fraud_kind)),
         (~F.col("_transaction_id").rlike(TRANSACTION_ID_PATTERN), Reason.BAD_ID,
          F.lit("transaction_id must be 1-64 characters of A-Za-z0-9_.:-")),
-        (_bad_length(F.col("_terminal_id")) | _bad_length(F.col("_customer_id")), Reason.BAD_ID,
-         F.lit("customer_id and terminal_id must be 1-64 characters")),
+        (_bad_text_id(F.col("_terminal_id")) | _bad_text_id(F.col("_customer_id")), Reason.BAD_ID,
+         F.lit("customer_id and terminal_id must be 1-64 characters, none of them control, format or separator "
+               "characters")),
         (~F.col("_event_time_text").rlike(RFC3339_PATTERN) | F.col("_event_time").isNull()
          | ~F.col("_labeled_at_text").rlike(RFC3339_PATTERN) | F.col("_labeled_at").isNull(),
          Reason.BAD_TIMESTAMP, F.lit("event_time and labeled_at must be RFC 3339 timestamps with offset")),
@@ -232,8 +237,9 @@ def label_checks(max_message_bytes: int) -> list[tuple[Column, str, Column]]:
     return checks
 
 
-def _bad_length(value: Column) -> Column:
-    return (F.char_length(value) < 1) | (F.char_length(value) > MAX_ID_LENGTH)
+def _bad_text_id(value: Column) -> Column:
+    """Not 1-64 characters (counted as Unicode code points), or holding a character an id may not."""
+    return (F.char_length(value) < 1) | (F.char_length(value) > MAX_ID_LENGTH) | ~value.rlike(TEXT_ID_PATTERN)
 
 
 def valid_payments(parsed_df: DataFrame) -> DataFrame:

@@ -95,3 +95,23 @@ def test_restart_and_replayed_batch_neither_lose_nor_duplicate(spark, isolated_c
                    stream_id)
     assert ledger[0][1] == 50
 
+
+
+def test_a_payment_dated_far_in_the_future_moves_no_watermark(spark, isolated_config, unique_id, mysql_connection):
+    """A valid-looking payment dated 2999 between normal ones is rejected with its own reason;
+    it would otherwise move the watermark to 2999, and the customer's next payments would be
+    late and lose their history once the watermark evicted it."""
+    bootstrap, topic = isolated_config.kafka.bootstrap_servers, isolated_config.kafka.topics.payments
+    first = payment(f"{unique_id}-1", customer_id="C9", event_time="2024-05-01T10:00:00Z")
+    future = payment(f"{unique_id}-future", customer_id="C9", event_time="2999-01-01T00:00:00Z")
+    produce(bootstrap, topic, [("C9", first), ("C9", future)])
+    stream_id = run_until_caught_up(spark, isolated_config)
+    for minute in (1, 2):  # each in a micro-batch of its own, after the watermark moved
+        produce(bootstrap, topic, [("C9", payment(f"{unique_id}-next{minute}", customer_id="C9",
+                                                  event_time=f"2024-05-01T10:0{minute}:00Z"))])
+        run_until_caught_up(spark, isolated_config)
+    assert fetch(mysql_connection, "SELECT reason_code FROM rejected_payments WHERE stream_id = %s", stream_id) == (
+        ("EVENT_TIME_OUT_OF_RANGE",),)
+    scored = fetch(mysql_connection, "SELECT transaction_id, cust_count_1d, is_late FROM scored_transactions "
+                   "WHERE stream_id = %s ORDER BY event_time", stream_id)
+    assert scored == ((f"{unique_id}-1", 1, 0), (f"{unique_id}-next1", 2, 0), (f"{unique_id}-next2", 3, 0))

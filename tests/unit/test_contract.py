@@ -1,12 +1,22 @@
 """The JSON Schema, the Spark parser and the samples agree on what a valid payment is."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from pyspark.sql import types as T
 
-from events.contract import MAX_AMOUNT, MAX_ID_LENGTH, REQUIRED_FIELDS, RFC3339_PATTERN, TRANSACTION_ID_PATTERN, Reason
+from events.contract import (
+    MAX_AMOUNT,
+    MAX_ID_LENGTH,
+    MIN_AMOUNT,
+    REQUIRED_FIELDS,
+    RFC3339_PATTERN,
+    TEXT_ID_PATTERN,
+    TRANSACTION_ID_PATTERN,
+    Reason,
+)
 from events.currencies import ISO_4217_CODES
 from events.json_contract import LABEL_SCHEMA_FILE, PAYMENT_SCHEMA_FILE, contract_errors, load_schema
 from events.parse import split_payments
@@ -34,11 +44,22 @@ def test_json_schema_rules_are_the_parser_rules():
     properties = SCHEMA["properties"]
     assert properties["transaction_id"]["pattern"] == TRANSACTION_ID_PATTERN
     assert properties["event_time"]["pattern"] == RFC3339_PATTERN
-    assert properties["amount"]["maximum"] == MAX_AMOUNT and properties["amount"]["exclusiveMinimum"] == 0
+    assert properties["amount"]["maximum"] == MAX_AMOUNT and properties["amount"]["minimum"] == MIN_AMOUNT
     assert properties["customer_id"]["maxLength"] == properties["terminal_id"]["maxLength"] == MAX_ID_LENGTH
     assert set(properties["currency"]["enum"]) == ISO_4217_CODES
+    assert properties["customer_id"]["pattern"] == properties["terminal_id"]["pattern"] == TEXT_ID_PATTERN
     label = load_schema(LABEL_SCHEMA_FILE)
     assert label["properties"]["transaction_id"]["pattern"] == TRANSACTION_ID_PATTERN
+    assert label["properties"]["customer_id"]["pattern"] == TEXT_ID_PATTERN
+
+
+@pytest.mark.parametrize("field, value", [("transaction_id", "tx-1\n"), ("customer_id", "C\u200b1"),
+                                          ("terminal_id", "T\n")])
+def test_the_json_schema_also_checks_ids_as_whole_strings(field, value):
+    """Python's `$` matches before a final newline, as Java's does: the patterns end with (?![\\s\\S])."""
+    document = {"transaction_id": "tx-1", "customer_id": "C1", "terminal_id": "T1", "amount": 1,
+                "event_time": "2018-04-01T00:07:56Z", field: value}
+    assert contract_errors(json.dumps(document).encode()) != []
 
 
 def test_there_is_one_invalid_sample_per_kind():

@@ -46,6 +46,9 @@ def test_most_severe_action_wins_and_reasons_list_rules_then_band(spark):
     ("amount >", "does not compile"),
     ("no_such_column > 1", "does not compile"),
     ("amount * 2", "not a boolean"),
+    ("java_method('java.lang.System', 'exit', 0) IS NULL", "reaches outside SQL .CallMethodViaReflection"),
+    ("reflect('java.lang.Runtime', 'getRuntime') IS NOT NULL AND amount > 1", "reaches outside SQL"),
+    ("try_reflect('java.io.File', 'listRoots') IS NULL", "reaches outside SQL"),
 ])
 def test_a_bad_rule_is_refused_naming_it(spark, when, message):
     with pytest.raises(RuleError, match=f"decision rule BAD_ONE .*{message}"):

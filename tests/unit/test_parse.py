@@ -54,7 +54,7 @@ def test_valid_payment_is_typed_and_normalised_to_utc(spark):
     (with_fields(customer_id=42), Reason.WRONG_TYPE),
     (with_fields(transaction_id="has space"), Reason.BAD_ID),
     (with_fields(customer_id=""), Reason.BAD_ID),
-    (with_fields(amount=0), Reason.AMOUNT_OUT_OF_RANGE),
+    (with_fields(amount=-0.01), Reason.AMOUNT_OUT_OF_RANGE),
     (with_fields(amount=1000000.01), Reason.AMOUNT_OUT_OF_RANGE),
     (with_fields(amount=12.345), Reason.AMOUNT_PRECISION),
     (with_fields(currency="EURO"), Reason.BAD_CURRENCY),
@@ -113,6 +113,22 @@ def test_an_event_time_far_from_the_kafka_timestamp_is_rejected_with_its_own_rea
     assert actual["future"][0] == actual["ancient"][0] == Reason.EVENT_TIME_OUT_OF_RANGE
     assert "2999-01-01T00:00:00Z" in actual["future"][1] and "2024-01-01T12:00:00Z" in actual["future"][1]
     assert actual["skew"] == (None, None) and actual["old"] == (None, None)
+
+
+@pytest.mark.parametrize("changes", [
+    {"transaction_id": "tx-1\n"}, {"transaction_id": "tx-1\r\n"}, {"customer_id": "C1\n"},
+    {"customer_id": "C\u200b1"}, {"terminal_id": "T 1"}, {"terminal_id": "T\u202e1"}, {"customer_id": "\u00a0"},
+], ids=["id-newline", "id-crlf", "customer-newline", "zero-width", "space", "bidi-override", "nbsp"])
+def test_an_id_is_checked_as_a_whole_string_without_invisible_characters(spark, changes):
+    """"tx-1\n" must not sit beside "tx-1" as another payment (two rows, two alerts)."""
+    _, rejected_df = split_payments(records(spark, [with_fields(**changes)]))
+    assert [r.reason_code for r in rejected_df.collect()] == [Reason.BAD_ID]
+
+
+def test_a_zero_amount_authorisation_is_a_payment_and_a_negative_amount_is_not(spark):
+    valid_df, rejected_df = split_payments(records(spark, [with_fields(amount=0), with_fields(amount=-0.01)]))
+    assert [(r.transaction_id, r.amount) for r in valid_df.collect()] == [("tx-1", Decimal("0.00"))]
+    assert [r.reason_code for r in rejected_df.collect()] == [Reason.AMOUNT_OUT_OF_RANGE]
 
 
 def test_a_reason_message_is_bounded_whatever_the_field_it_quotes(spark):
