@@ -55,8 +55,11 @@ def event_log_of(application_marker: str) -> Path:
 
 
 def work_by_executor(event_log: Path) -> dict[str, dict]:
-    """Per executor: tasks run, tasks that read Kafka, records they read, and its host/process."""
-    executors: dict[str, dict] = defaultdict(lambda: {"tasks": 0, "kafka_tasks": 0, "records_read": 0})
+    """Per executor: tasks run, tasks that read Kafka and the records they read, tasks of the
+    stateful operators, the state partitions they ran and the state rows they wrote."""
+    executors: dict[str, dict] = defaultdict(lambda: {"tasks": 0, "kafka_tasks": 0, "records_read": 0,
+                                                      "stateful_tasks": 0, "state_rows_updated": 0,
+                                                      "state_partitions": set()})
     for line in event_log.read_text().splitlines():
         event = json.loads(line)
         if event.get("Event") == "SparkListenerExecutorAdded":
@@ -69,7 +72,13 @@ def work_by_executor(event_log: Path) -> dict[str, dict]:
         if records:
             executor["kafka_tasks"] += 1
             executor["records_read"] += records
-    return {executor_id: figures for executor_id, figures in sorted(executors.items()) if executor_id != "driver"}
+        state = {acc.get("Name"): acc.get("Update") for acc in event["Task Info"].get("Accumulables", [])}
+        if state.get("number of state store instances"):
+            executor["stateful_tasks"] += 1
+            executor["state_rows_updated"] += int(state.get("number of updated state rows") or 0)
+            executor["state_partitions"].add(event["Task Info"]["Index"])
+    return {executor_id: {**figures, "state_partitions": sorted(figures["state_partitions"])}
+            for executor_id, figures in sorted(executors.items()) if executor_id != "driver"}
 
 
 def model_loads(cluster: SparkCluster, application_id: str) -> list[str]:
@@ -109,10 +118,12 @@ def run_comparison(config: AppConfig, cluster: SparkCluster, messages: int) -> d
 
 
 def shared_and_correct(result: dict) -> bool:
-    """Both executors read Kafka records, each loaded the shipped model, decisions identical."""
+    """Both executors read Kafka records and ran stateful-operator tasks that wrote state, each
+    loaded the shipped model, decisions identical."""
     executors = result["executors"].values()
     return (result["comparison"]["identical"] and len(executors) >= 2
             and all(figures["records_read"] > 0 for figures in executors)
+            and all(figures["stateful_tasks"] > 0 and figures["state_rows_updated"] > 0 for figures in executors)
             and len(result["model_loads"]) >= 2 and all(".zip" in line for line in result["model_loads"]))
 
 
@@ -121,7 +132,9 @@ def print_result(result: dict) -> None:
           f"local[2]: {result['local_seconds']:.0f} s")
     for executor_id, figures in result["executors"].items():
         print(f"  executor {executor_id}: {figures['tasks']} tasks, {figures['kafka_tasks']} input tasks, "
-              f"{figures['records_read']:,} input records (the stream's Kafka records and the start-up warm-up's)")
+              f"{figures['records_read']:,} Kafka records read; {figures['stateful_tasks']} stateful-operator "
+              f"tasks on state partitions {figures['state_partitions']}, {figures['state_rows_updated']:,} "
+              "state rows written")
     print(f"model loads in executors' Python workers: {len(result['model_loads'])}"
           + "".join(f"\n  {line}" for line in result["model_loads"][:4]))
     comparison = result["comparison"]

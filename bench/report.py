@@ -201,9 +201,11 @@ def _cluster_lines(result: dict) -> list[str]:
              f"| records | {result['records']:,}: cluster {result['cluster_seconds']:.0f} s, "
              f"local[2] {result['local_seconds']:.0f} s (same 2-core machine) |"]
     for executor_id, figures in result["executors"].items():
+        stateful = (f"; {figures['stateful_tasks']} stateful-operator tasks on state partitions "
+                    f"{figures['state_partitions']}, {figures['state_rows_updated']:,} state rows written"
+                    if "stateful_tasks" in figures else "")
         lines.append(f"| executor {executor_id} | {figures['tasks']} tasks, {figures['kafka_tasks']} input tasks, "
-                     f"{figures['records_read']:,} input records (the stream's Kafka records and the start-up "
-                     "warm-up's) |")
+                     f"{figures['records_read']:,} Kafka records read{stateful} |")
     lines += [f"| model loaded from the shipped copy | {len(result['model_loads'])} Python workers |",
               f"| decisions identical to local mode | {comparison['identical']} ({comparison['cluster_rows']:,} rows, "
               f"{comparison['differing']} differing) |"]
