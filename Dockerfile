@@ -11,4 +11,5 @@ COPY scripts ./scripts
 RUN PAYSCORE_SKIP_MARIADB=1 PAYSCORE_SKIP_CHROMIUM=1 scripts/bootstrap.sh && rm -rf /root/.m2
 COPY . .
 ENV TZ=UTC
-CMD ["sh", "-c", ".venv/bin/python -m services topics && .venv/bin/python -m services migrate && exec scripts/spark-submit jobs/score_payments.py"]
+# Topics, migrations and grants are the `migrate` service's (it alone holds the admin password).
+CMD ["scripts/spark-submit", "jobs/score_payments.py"]

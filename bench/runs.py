@@ -13,8 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from core.config import PROJECT_ROOT, AppConfig
+from services.grants import migrate_and_grant
 from services.mariadb_server import MariaDbServer
-from services.migrations import apply_migrations
 from services.topics import ensure_topics
 from sinks.mysql_connection import connect, named_statements
 
@@ -85,7 +85,7 @@ def bench_database(config: AppConfig, name: str, empty: bool) -> AppConfig:
         server.drop_database(name)
     server.ensure_database(name)
     bench_config = config.model_copy(update={"mysql": replace(config.mysql, database=name)})
-    apply_migrations(bench_config.mysql)
+    migrate_and_grant(config, bench_config.mysql)
     return bench_config
 
 

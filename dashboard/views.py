@@ -30,7 +30,7 @@ class Resources:
 @st.cache_resource
 def resources() -> Resources:
     config = load_config()
-    return Resources(config, data.ConnectionPool(config.mysql))
+    return Resources(config, data.ConnectionPool(config.mysql.as_reader()))
 
 
 def window_label(minutes: int) -> str:

@@ -9,9 +9,10 @@ import sys
 from core.config import ConfigError, load_config
 from core.logs import configure_logging
 from services.dashboard_server import DashboardServer
+from services.grants import migrate_and_grant
 from services.kafka_broker import KafkaBroker
 from services.mariadb_server import MariaDbServer
-from services.migrations import MigrationError, apply_migrations
+from services.migrations import MigrationError
 from services.processes import ServiceError
 from services.spark_cluster import SparkCluster
 from services.topics import ensure_topics
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             broker.start()
             database.start()
             ensure_topics(config.kafka)
-            apply_migrations(config.mysql)
+            migrate_and_grant(config)
             log.info("services ready: Kafka %s, MariaDB %s:%s/%s", broker.bootstrap,
                      database.host, database.port, database.database)
         elif args.command == "down":
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             dashboard = DashboardServer.from_config(config)
             log.info("dashboard: %s", f"running at {dashboard.url}" if dashboard.answers() else "stopped")
         elif args.command == "migrate":
-            apply_migrations(config.mysql)
+            migrate_and_grant(config)
         elif args.command == "topics":
             ensure_topics(config.kafka)
         elif args.command == "cluster-up":

@@ -1,8 +1,9 @@
 """MariaDB from Debian's packages, run as a plain process with a project-local datadir.
 
 First start initialises the datadir (root authenticates only over the local socket),
-creates the database, an admin user for migrations and an application user with only
-SELECT/INSERT/UPDATE/DELETE, and writes their random passwords under state/secrets/.
+creates the database, an admin user for migrations, the job's account and the dashboard's
+read-only account (their privileges, table by table, come after the migrations:
+services/grants.py), and writes their random passwords under state/secrets/.
 """
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ from services.processes import ServiceError, read_pid, require_free_port, spawn_
 
 log = logging.getLogger(__name__)
 
-APP_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 CLIENT_HOSTS = ("localhost", "127.0.0.1")
 
 
@@ -36,6 +36,8 @@ class MariaDbServer:
     database: str
     app_user: str
     app_password_file: Path
+    reader_user: str
+    reader_password_file: Path
     home: Path
     start_timeout_seconds: int
 
@@ -44,6 +46,7 @@ class MariaDbServer:
         local = config.local_services
         return cls(host=config.mysql.host, port=config.mysql.port, database=config.mysql.database,
                    app_user=config.mysql.user, app_password_file=config.mysql.password_file,
+                   reader_user=config.mysql.reader_user, reader_password_file=config.mysql.reader_password_file,
                    home=local.state_dir / "mariadb", start_timeout_seconds=local.start_timeout_seconds)
 
     @property
@@ -128,17 +131,19 @@ class MariaDbServer:
         self.ensure_database(self.database)
 
     def ensure_database(self, name: str) -> None:
-        """Create a database (if missing) that the application and admin users may use: the
-        project's own, or another one for a benchmark or a test."""
+        """Create a database (if missing) and the accounts: the admin may do anything in it; the
+        job's and the reader's privileges are granted after the migrations (services/grants.py).
+        The project's own database, or another one for a benchmark or a test."""
         _check_database_name(name)
         app_password = _read_or_create_secret(self.app_password_file)
+        reader_password = _read_or_create_secret(self.reader_password_file)
         admin_password = _read_or_create_secret(self.admin_password_file)
         with self.root_connection() as connection, connection.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` "
                            "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
             for host in CLIENT_HOSTS:
                 _ensure_user(cursor, self.app_user, host, app_password)
-                cursor.execute(f"GRANT {APP_PRIVILEGES} ON `{name}`.* TO %s@%s", (self.app_user, host))
+                _ensure_user(cursor, self.reader_user, host, reader_password)
                 _ensure_user(cursor, self.admin_user, host, admin_password)
                 cursor.execute(f"GRANT ALL PRIVILEGES ON `{name}`.* TO %s@%s", (self.admin_user, host))
 

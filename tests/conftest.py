@@ -26,15 +26,15 @@ def app_config() -> AppConfig:
 @pytest.fixture(scope="session")
 def local_services(app_config: AppConfig) -> AppConfig:
     """Start (or reuse) the local Kafka broker and MariaDB, with topics and schema."""
+    from services.grants import migrate_and_grant
     from services.kafka_broker import KafkaBroker
     from services.mariadb_server import MariaDbServer
-    from services.migrations import apply_migrations
     from services.topics import ensure_topics
 
     KafkaBroker.from_config(app_config).start()
     MariaDbServer.from_config(app_config).start()
     ensure_topics(app_config.kafka)
-    apply_migrations(app_config.mysql)
+    migrate_and_grant(app_config)
     return app_config
 
 

@@ -15,8 +15,8 @@ from bench.browser import browser_page, exceptions_shown, metric, open_view, scr
 from core.config import PROJECT_ROOT
 from pipeline.scoring_query import start_scoring_query
 from services.dashboard_server import DashboardServer
+from services.grants import migrate_and_grant
 from services.mariadb_server import MariaDbServer
-from services.migrations import apply_migrations
 from sinks.mysql_connection import connect
 from tests.job_runner import produce_generated
 from tests.kafka_helpers import produce
@@ -35,7 +35,7 @@ def own_database(local_services, unique_id):
     server = MariaDbServer.from_config(local_services)
     server.ensure_database(name)
     config = local_services.model_copy(update={"mysql": replace(local_services.mysql, database=name)})
-    apply_migrations(config.mysql)
+    migrate_and_grant(local_services, config.mysql)
     yield config
     server.drop_database(name)
 
