@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from contextvars import ContextVar
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -40,6 +41,9 @@ ENV_OVERRIDES = {
     "MYSQL_PASSWORD": ("mysql", "password"),
     "MYSQL_PASSWORD_FILE": ("mysql", "password_file"),
     "MYSQL_FLAVOR": ("mysql", "flavor"),
+    "MYSQL_READER_USER": ("mysql", "reader_user"),
+    "MYSQL_READER_PASSWORD": ("mysql", "reader_password"),
+    "MYSQL_READER_PASSWORD_FILE": ("mysql", "reader_password_file"),
     "DASHBOARD_PORT": ("dashboard", "port"),
 }
 ACTIONS = ("APPROVED", "REVIEW", "DECLINED")  # by severity
@@ -125,6 +129,27 @@ class MySqlConfig:
     password_file: ProjectPath  # read when no password is set (the local MariaDB writes it)
     jdbc_batch_size: Annotated[int, Field(ge=1, le=1_000_000)]
     password: SecretStr | None = None  # MYSQL_PASSWORD
+    # A frozen server or a half-open connection fails the call (an outage: the job restarts)
+    # instead of hanging the stream for good.
+    connect_timeout_s: Annotated[int, Field(ge=1, le=3600)] = 10
+    read_timeout_s: Annotated[int, Field(ge=1, le=86_400)] = 120
+    write_timeout_s: Annotated[int, Field(ge=1, le=86_400)] = 120
+    # The dashboard's account: SELECT only (the job's may write).
+    reader_user: Identifier = "payments_reader"
+    reader_password_file: ProjectPath = Field(Path("state/secrets/mysql-reader-password"), validate_default=True)
+    reader_password: SecretStr | None = None  # MYSQL_READER_PASSWORD
+
+    def as_reader(self) -> MySqlConfig:
+        """This config with the read-only account as its user (for the dashboard)."""
+        password = self.reader_password
+        if password is None:
+            try:
+                password = SecretStr(self.reader_password_file.read_text(encoding="utf-8").strip())
+            except FileNotFoundError:
+                raise ConfigError("mysql.reader_password_file", str(self.reader_password_file),
+                                  "file not found; set MYSQL_READER_PASSWORD, or start the local MariaDB "
+                                  "(make services-up) which writes it") from None
+        return replace(self, user=self.reader_user, password=password)
 
     def secret(self) -> SecretStr:
         """The password: MYSQL_PASSWORD, else the password file's first line."""
@@ -144,11 +169,12 @@ class MySqlConfig:
         Always the jdbc:mysql scheme, so Spark picks its MySQL dialect (backquoted names);
         MariaDB Connector/J accepts it with permitMysqlScheme.
         """
+        timeouts = f"connectTimeout={self.connect_timeout_s * 1000}&socketTimeout={self.read_timeout_s * 1000}"
         if self.flavor == "mariadb":
             return (f"jdbc:mysql://{self.host}:{self.port}/{self.database}"
-                    "?permitMysqlScheme=true&useBulkStmts=true")
+                    f"?permitMysqlScheme=true&useBulkStmts=true&{timeouts}")
         return (f"jdbc:mysql://{self.host}:{self.port}/{self.database}"
-                "?rewriteBatchedStatements=true&useSSL=false&allowPublicKeyRetrieval=true")
+                f"?rewriteBatchedStatements=true&useSSL=false&allowPublicKeyRetrieval=true&{timeouts}")
 
     @property
     def jdbc_driver(self) -> str:

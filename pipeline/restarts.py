@@ -20,6 +20,9 @@ OUTAGE_MARKERS = (
     "org.apache.kafka.common.errors.TimeoutException", "DisconnectException", "Broker transport failure",
     "Failed to get records", "Timeout of", "not delivered to Kafka", "NetworkException",
     "All broker connections are down", "_TRANSPORT", "Failed to fetch offsets", "NOT_LEADER_OR_FOLLOWER",
+    # An executor's JDBC append rolled back by MariaDB (the batch is replayed, exactly once).
+    "Deadlock found when trying to get lock", "Lock wait timeout exceeded",
+    "Read timed out", "timed out",
 )
 
 

@@ -1,12 +1,15 @@
 """Driver-side MySQL connections (PyMySQL) and the named SQL statements under sql/."""
 from __future__ import annotations
 
+import logging
 import os
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 import pymysql
 from pydantic import SecretStr
@@ -15,6 +18,11 @@ from core.config import PROJECT_ROOT, MySqlConfig
 
 SQL_DIR = PROJECT_ROOT / "sql"
 _NAMED = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+# MariaDB rolls the transaction back on these; running it again is safe and usually succeeds.
+RETRIED_ERRORS = {1205: "lock wait timeout", 1213: "deadlock"}
+TRANSACTION_ATTEMPTS = 4
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def connect_arguments(mysql: MySqlConfig, user: str | None = None, password: SecretStr | None = None,
@@ -23,7 +31,8 @@ def connect_arguments(mysql: MySqlConfig, user: str | None = None, password: Sec
     zone. Plain values, so an executor can open its own connection with them."""
     return {"host": mysql.host, "port": mysql.port, "database": mysql.database, "user": user or mysql.user,
             "password": (password or mysql.secret()).get_secret_value(), "autocommit": autocommit, "charset": "utf8mb4",
-            "connect_timeout": 10, "init_command": "SET time_zone = '+00:00'"}
+            "connect_timeout": mysql.connect_timeout_s, "read_timeout": mysql.read_timeout_s,
+            "write_timeout": mysql.write_timeout_s, "init_command": "SET time_zone = '+00:00'"}
 
 
 def connect(mysql: MySqlConfig, user: str | None = None, password: SecretStr | None = None,
@@ -52,6 +61,22 @@ class ReusedConnection:
         except BaseException:
             self.close()
             raise
+
+    def transaction(self, work: Callable[[pymysql.cursors.Cursor], T], what: str) -> T:
+        """work(cursor) in one transaction, run again (up to TRANSACTION_ATTEMPTS times, with a
+        short backoff) when MariaDB rolls it back for a lock wait timeout or a deadlock."""
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                with self.cursor() as cursor:
+                    return work(cursor)
+            except pymysql.err.OperationalError as error:
+                code = error.args[0] if error.args else None
+                if code not in RETRIED_ERRORS or attempt == TRANSACTION_ATTEMPTS:
+                    raise
+                log.warning("%s: %s (MySQL error %s), attempt %d of %d; running it again", what,
+                            RETRIED_ERRORS[code], code, attempt, TRANSACTION_ATTEMPTS)
+                time.sleep(0.05 * 2 ** attempt)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         if self._connection is not None:
