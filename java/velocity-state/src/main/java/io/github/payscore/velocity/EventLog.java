@@ -7,6 +7,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.streaming.ListState;
 import org.apache.spark.sql.streaming.MapState;
 import org.apache.spark.sql.streaming.StatefulProcessorHandle;
 import org.apache.spark.sql.streaming.TTLConfig;
@@ -16,8 +17,13 @@ import org.apache.spark.sql.streaming.ValueState;
  * One key's events in Spark's state store, each a fixed number of longs, the first its time
  * in microseconds (optionally one more column summed by window queries, e.g. cents).
  *
- * <p>An ordinary key keeps all its events in one value, the head, read and written once per
- * micro-batch that touches the key. A hot key (a terminal with a million payments a day) would
+ * <p>An ordinary key keeps all its events in the head: a list of chunks, one appended per
+ * micro-batch that adds events to the key, so a batch writes (and the changelog checkpoint
+ * stores) only its own events, not the key's whole history again. The head is rewritten as one
+ * chunk only when it holds {@code MAX_CHUNKS} chunks, when it seals a block, when its events
+ * have expired (the key's timer) or when its header changes. The header (armed timer, block
+ * count) leads the first chunk, so a batch reads one value per key.
+ * A hot key (a terminal with a million payments a day) would
  * make that value huge, so once the head holds twice {@code blockEvents} events its oldest
  * {@code blockEvents} are sealed into an immutable block (a map entry), and an index of the
  * blocks (time range, count, sum) is kept apart. A window query then reads the index and only
@@ -30,8 +36,11 @@ import org.apache.spark.sql.streaming.ValueState;
  */
 final class EventLog implements Serializable {
   private static final long serialVersionUID = 1L;
-  private static final byte FORMAT = 1;
-  private static final int HEAD_HEADER_BYTES = 1 + 8 + 8 + 4 + 4;
+  private static final byte FORMAT = 2;
+  private static final byte HEADER_CHUNK = 1; // header, then events
+  private static final byte EVENTS_CHUNK = 2; // events only
+  private static final int HEADER_BYTES = 1 + 1 + 8 + 8 + 4;
+  static final int MAX_CHUNKS = 8;
   private static final int INDEX_WIDTH = 5; // block id, earliest time, latest time, events, sum
   static final long NO_TIME = Long.MIN_VALUE;
 
@@ -47,7 +56,7 @@ final class EventLog implements Serializable {
   private final int sumColumn;
   private final int blockEvents;
   private final SealedEvents sealedEvents;
-  private transient ValueState<byte[]> headState;
+  private transient ListState<byte[]> headState;
   private transient ValueState<byte[]> indexState;
   private transient MapState<Long, byte[]> blockState;
 
@@ -60,7 +69,12 @@ final class EventLog implements Serializable {
   private long[] headPrefixSums = new long[1];
   private long[] index = new long[0];
   private int blockCount;
-  private boolean headChanged;
+  private int chunkCount;
+  private long[] pendingChunk = new long[0];
+  private int pendingCount;
+  private boolean rewriteHead;
+  private boolean expiredInHead;
+  private boolean metaChanged;
   private boolean indexChanged;
   private final Map<Long, long[]> loadedBlocks = new HashMap<>();
   // The blocks ordered by latest time, for counting events at or before a time (see atOrBefore).
@@ -79,7 +93,7 @@ final class EventLog implements Serializable {
   }
 
   void init(StatefulProcessorHandle handle) {
-    headState = handle.getValueState(name + "_head", Encoders.BINARY(), TTLConfig.NONE());
+    headState = handle.getListState(name + "_chunks", Encoders.BINARY(), TTLConfig.NONE());
     indexState = handle.getValueState(name + "_blocks", Encoders.BINARY(), TTLConfig.NONE());
     blockState = handle.getMapState(name + "_block", Encoders.LONG(), Encoders.BINARY(), TTLConfig.NONE());
   }
@@ -88,22 +102,15 @@ final class EventLog implements Serializable {
   void load(long horizon) {
     this.horizon = horizon;
     loadedBlocks.clear();
-    headChanged = false;
+    pendingCount = 0;
+    rewriteHead = false;
+    metaChanged = false;
     indexChanged = false;
-    byte[] bytes = headState.get();
-    if (bytes == null) {
-      armedTimerMs = 0;
-      nextBlockId = 0;
-      headCount = 0;
-      blockCount = 0;
-    } else {
-      readHead(bytes);
-      blockCount = readBlockCount(bytes);
-      if (blockCount > 0) {
-        readIndex(indexState.get());
-      }
+    readChunks(headState.get());
+    if (blockCount > 0) {
+      readIndex(indexState.get());
     }
-    dropHeadBefore(horizon);
+    expiredInHead = dropHeadBefore(horizon);
     computePrefixSums();
     orderBlocks();
   }
@@ -123,7 +130,7 @@ final class EventLog implements Serializable {
   void setArmedTimerMs(long timerMs) {
     if (timerMs != armedTimerMs) {
       armedTimerMs = timerMs;
-      headChanged = true;
+      metaChanged = true;
     }
   }
 
@@ -242,9 +249,14 @@ final class EventLog implements Serializable {
     }
     head = merged;
     headCount += count;
-    headChanged = true;
+    addToPendingChunk(added, count);
     sealOldest();
     computePrefixSums();
+  }
+
+  /** Have save() rewrite the head without its expired events (the key's timer calls it). */
+  void compact() {
+    rewriteHead |= expiredInHead;
   }
 
   /** Write the key's state back (nothing when nothing changed); a key with no events is cleared. */
@@ -267,9 +279,45 @@ final class EventLog implements Serializable {
     } else if (indexChanged) {
       indexState.update(writeIndex());
     }
-    if (headChanged) {
-      headState.update(writeHead());
+    saveHead();
+  }
+
+  /** Append this batch's chunk, or rewrite the head (header and events) as one chunk when due. */
+  private void saveHead() {
+    boolean due = pendingCount > 0 && (chunkCount == 0 || chunkCount + 1 > MAX_CHUNKS);
+    if (rewriteHead || metaChanged || due) {
+      headState.put(new byte[][] {headerChunk()});
+      chunkCount = 1;
+    } else if (pendingCount > 0) {
+      headState.appendValue(chunk(EVENTS_CHUNK, 0, pendingChunk, pendingCount));
+      chunkCount++;
     }
+    pendingCount = 0;
+    rewriteHead = false;
+    metaChanged = false;
+  }
+
+  private byte[] headerChunk() {
+    byte[] bytes = chunk(HEADER_CHUNK, HEADER_BYTES - 1, head, headCount);
+    ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).position(1)
+        .put(FORMAT).putLong(armedTimerMs).putLong(nextBlockId).putInt(blockCount);
+    return bytes;
+  }
+
+  /** [kind][`header` bytes left for the caller][count events]. */
+  private byte[] chunk(byte kind, int header, long[] events, int count) {
+    ByteBuffer buffer = ByteBuffer.allocate(1 + header + count * width * 8).order(ByteOrder.LITTLE_ENDIAN);
+    buffer.put(kind).position(1 + header);
+    buffer.asLongBuffer().put(events, 0, count * width);
+    return buffer.array();
+  }
+
+  private void addToPendingChunk(long[] sortedEvents, int count) {
+    if ((pendingCount + count) * width > pendingChunk.length) {
+      pendingChunk = Arrays.copyOf(pendingChunk, Math.max((pendingCount + count) * width, pendingChunk.length * 2));
+    }
+    System.arraycopy(sortedEvents, 0, pendingChunk, pendingCount * width, count * width);
+    pendingCount += count;
   }
 
   void clear() {
@@ -286,6 +334,8 @@ final class EventLog implements Serializable {
       indexState.clear();
     }
     headCount = 0;
+    chunkCount = 0;
+    pendingCount = 0;
     blockCount = 0;
     armedTimerMs = 0;
   }
@@ -308,7 +358,8 @@ final class EventLog implements Serializable {
       loadedBlocks.put(id, block);
       head = Arrays.copyOfRange(head, blockEvents * width, headCount * width);
       headCount -= blockEvents;
-      headChanged = true;
+      rewriteHead = true;
+      metaChanged = true;
       orderBlocks();
     }
   }
@@ -328,7 +379,7 @@ final class EventLog implements Serializable {
         }
         blockState.removeKey(id);
         indexChanged = true;
-        headChanged = true; // the block count lives in the head
+        metaChanged = true;
       } else {
         System.arraycopy(index, at, index, kept++ * INDEX_WIDTH, INDEX_WIDTH);
       }
@@ -348,6 +399,7 @@ final class EventLog implements Serializable {
     index[at + 4] = sum;
     blockCount++;
     indexChanged = true;
+    metaChanged = true;
   }
 
   private long[] block(long id) {
@@ -363,14 +415,15 @@ final class EventLog implements Serializable {
     return block;
   }
 
-  private void dropHeadBefore(long horizon) {
+  /** Forget the head's events older than the horizon (in memory); true when there were any. */
+  private boolean dropHeadBefore(long horizon) {
     if (horizon == NO_TIME || headCount == 0 || head[0] >= horizon) {
-      return;
+      return false;
     }
     int first = upperBound(head, headCount, horizon - 1);
     head = Arrays.copyOfRange(head, first * width, headCount * width);
     headCount -= first;
-    headChanged = true;
+    return true;
   }
 
   private void computePrefixSums() {
@@ -423,29 +476,48 @@ final class EventLog implements Serializable {
     return out;
   }
 
-  private void readHead(byte[] bytes) {
-    ByteBuffer buffer = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-    byte format = buffer.get();
-    if (format != FORMAT) {
-      throw new IllegalStateException(name + ": state format " + format + " is not " + FORMAT);
+  /** The head's chunks, each sorted by time, as one array sorted by time. */
+  private void readChunks(scala.collection.Iterator<byte[]> chunks) {
+    chunkCount = 0;
+    headCount = 0;
+    armedTimerMs = 0;
+    nextBlockId = 0;
+    blockCount = 0;
+    long[] events = new long[0];
+    boolean sorted = true;
+    while (chunks.hasNext()) {
+      long[] chunk = readChunk(chunks.next());
+      if (chunkCount++ == 0) {
+        events = chunk;
+      } else {
+        sorted &= chunk.length == 0 || events.length == 0 || events[events.length - width] <= chunk[0];
+        long[] grown = Arrays.copyOf(events, events.length + chunk.length);
+        System.arraycopy(chunk, 0, grown, events.length, chunk.length);
+        events = grown;
+      }
     }
-    armedTimerMs = buffer.getLong();
-    nextBlockId = buffer.getLong();
-    buffer.getInt(); // block count, read by readBlockCount
-    headCount = buffer.getInt();
-    head = new long[headCount * width];
-    buffer.asLongBuffer().get(head);
+    headCount = events.length / width;
+    head = sorted ? events : sortedByTime(events, headCount);
   }
 
-  private static int readBlockCount(byte[] bytes) {
-    return ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getInt(1 + 8 + 8);
-  }
-
-  private byte[] writeHead() {
-    ByteBuffer buffer = ByteBuffer.allocate(HEAD_HEADER_BYTES + headCount * width * 8).order(ByteOrder.LITTLE_ENDIAN);
-    buffer.put(FORMAT).putLong(armedTimerMs).putLong(nextBlockId).putInt(blockCount).putInt(headCount);
-    buffer.asLongBuffer().put(head, 0, headCount * width);
-    return buffer.array();
+  /** A chunk's events; a header chunk also sets the key's header fields. */
+  private long[] readChunk(byte[] bytes) {
+    ByteBuffer buffer = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    byte kind = buffer.get();
+    if (kind == HEADER_CHUNK) {
+      byte format = buffer.get();
+      if (format != FORMAT) {
+        throw new IllegalStateException(name + ": state format " + format + " is not " + FORMAT);
+      }
+      armedTimerMs = buffer.getLong();
+      nextBlockId = buffer.getLong();
+      blockCount = buffer.getInt();
+    } else if (kind != EVENTS_CHUNK) {
+      throw new IllegalStateException(name + ": unknown chunk kind " + kind);
+    }
+    long[] events = new long[buffer.remaining() / 8];
+    buffer.asLongBuffer().get(events);
+    return events;
   }
 
   private void readIndex(byte[] bytes) {
