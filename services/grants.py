@@ -22,9 +22,11 @@ log = logging.getLogger(__name__)
 JOB_TABLE_PRIVILEGES = {
     "scored_transactions": "SELECT, INSERT, DELETE",
     "fraud_labels": "SELECT, INSERT, DELETE",
+    "current_fraud_labels": "SELECT",  # a view
     "rejected_payments": "SELECT, INSERT, DELETE, UPDATE (published_at)",
     "payment_alerts": "SELECT, INSERT, UPDATE (published_at)",
     "stream_batches": "SELECT, INSERT",
+    "stream_checkpoints": "SELECT, INSERT, UPDATE",
     "schema_migrations": "SELECT",
 }
 NO_SUCH_GRANT = 1141

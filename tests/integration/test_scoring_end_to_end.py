@@ -71,3 +71,35 @@ def test_every_message_is_scored_or_rejected_once(spark, isolated_config, mysql_
     for message in published:
         body = json.loads(message.value())
         assert body["decision"] in ("REVIEW", "DECLINED") and 0 <= body["score"] <= 1 and body["reasons"]
+
+
+def label(transaction: dict, is_fraud: bool, labeled_at: str, **changes) -> dict:
+    return {**{k: transaction[k] for k in ("transaction_id", "customer_id", "terminal_id", "event_time")},
+            "is_fraud": is_fraud, "labeled_at": labeled_at, **changes}
+
+
+def test_labels_latest_wins_in_mysql_and_a_label_for_no_scored_payment_is_kept_with_a_reason(
+        spark, isolated_config, mysql_connection, unique_id):
+    topics, bootstrap = isolated_config.kafka.topics, isolated_config.kafka.bootstrap_servers
+    paid = [payment(f"{unique_id}-{i}", customer_id="C1", event_time=f"2018-04-01T00:0{i}:00Z") for i in range(3)]
+    corrected, confirmed = paid[0], paid[1]
+    labels = [label(corrected, True, "2018-04-03T00:00:00Z"), label(confirmed, True, "2018-04-03T00:00:00Z"),
+              label(corrected, False, "2018-04-04T00:00:00Z"),  # the chargeback reversed
+              label(paid[2], True, "2018-04-03T00:00:00Z", transaction_id=f"{unique_id}-never-scored")]
+    produce(bootstrap, topics.payments, [(p["transaction_id"], p) for p in paid])
+    produce(bootstrap, topics.labels, [(lb["transaction_id"], lb) for lb in labels])
+    query = start_scoring_query(spark, isolated_config, {"availableNow": True})
+    query.awaitTermination(600)
+    assert query.exception() is None
+
+    stored = rows(mysql_connection, "SELECT transaction_id, is_fraud FROM fraud_labels WHERE transaction_id LIKE %s "
+                  "ORDER BY kafka_offset", f"{unique_id}-%")
+    assert sorted(stored) == sorted([(corrected["transaction_id"], 1), (confirmed["transaction_id"], 1),
+                                     (corrected["transaction_id"], 0)])
+    current = rows(mysql_connection, "SELECT transaction_id, is_fraud FROM current_fraud_labels "
+                   "WHERE transaction_id LIKE %s ORDER BY transaction_id", f"{unique_id}-%")
+    assert current == ((corrected["transaction_id"], 0), (confirmed["transaction_id"], 1))
+    (reason, message, raw), = rows(mysql_connection, "SELECT reason_code, reason_message, raw_value_prefix FROM "
+                                   "rejected_payments WHERE kafka_topic = %s", topics.labels)
+    assert reason == "LABEL_UNKNOWN_TRANSACTION" and f"{unique_id}-never-scored" in message
+    assert json.loads(raw)["transaction_id"] == f"{unique_id}-never-scored"  # kept for inspection

@@ -47,7 +47,13 @@ def oracle(dataset: pd.DataFrame, row) -> dict:
 
 def stream_features(spark, tmp_path, chunks: list[tuple[pd.DataFrame, pd.DataFrame]], block_events: int = 4096):
     """The operators in a streaming query (event-time watermark, state in the state store), one
-    micro-batch per (payments, labels) chunk; every output row, and the query's progress."""
+    micro-batch per (payments, labels) chunk; the payments' output rows, and the query's progress."""
+    rows, progress = stream_rows(spark, tmp_path, chunks, block_events)
+    return rows[~rows["is_label"]].set_index("transaction_id"), progress
+
+
+def stream_rows(spark, tmp_path, chunks: list[tuple[pd.DataFrame, pd.DataFrame]], block_events: int = 4096):
+    """As stream_features, with every output row (labels too), in no particular order."""
     offset = 0
     for index, (payments, labels) in enumerate(chunks):
         records = training_records(payments, labels)
@@ -64,8 +70,7 @@ def stream_features(spark, tmp_path, chunks: list[tuple[pd.DataFrame, pd.DataFra
              .option("checkpointLocation", str(tmp_path / "checkpoint")).trigger(availableNow=True).start())
     query.awaitTermination(600)
     assert query.exception() is None
-    rows = spark.table(name).toPandas()
-    return rows[~rows["is_label"]].set_index("transaction_id"), query.recentProgress
+    return spark.table(name).toPandas(), query.recentProgress
 
 
 def chunks_with_labels(dataset: pd.DataFrame, batches: int) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
@@ -157,7 +162,10 @@ def test_a_payment_behind_the_horizon_counts_only_the_events_inside_it(spark, da
     ordered = dataset.sort_values("event_time", kind="stable")
     chunks = [(ordered.iloc[rows], no_labels) for rows in np.array_split(np.arange(len(ordered)), 12)]
     watermark = ordered["event_time"].max() - pd.Timedelta(hours=CONFIG.allowed_lateness_hours)
-    horizon = watermark - pd.Timedelta(days=max(CONFIG.customer_windows_days))
+    # A customer's payments are kept for its longest window, or as long as a label of one can move
+    # terminal risk (it is checked against them), whichever is longer.
+    retention = max(max(CONFIG.customer_windows_days), CONFIG.label_delay_days + max(CONFIG.terminal_windows_days))
+    horizon = watermark - pd.Timedelta(days=retention)
     late_time = horizon + pd.Timedelta(days=10)
     late = ordered.iloc[[-1]].assign(transaction_id="late-2", event_time=late_time)
     streamed, _ = stream_features(spark, tmp_path, [*chunks, (late, no_labels)])
@@ -185,3 +193,58 @@ def test_the_watermark_evicts_keys_no_window_can_reach(spark, dataset, tmp_path)
     expired = sum(op["customMetrics"].get("numExpiredTimers", 0) for p in progress for op in p["stateOperators"])
     assert expired >= early.customer_id.nunique()
     assert streamed.loc["back-1", "cust_count_30d"] == 1 and streamed.loc["back-1", "term_count_30d"] == 0
+
+
+def label_rows(*labels: tuple) -> pd.DataFrame:
+    """Labels as the producer sends them: (payment row, is_fraud, labeled_at[, transaction_id, event_time])."""
+    out = []
+    for payment, is_fraud, labeled_at, *other in labels:
+        transaction_id, event_time = (other + [payment.transaction_id, payment.event_time][len(other):])[:2]
+        out.append({"transaction_id": transaction_id, "customer_id": payment.customer_id,
+                    "terminal_id": payment.terminal_id, "event_us": int(event_time.value // 1000),
+                    "is_fraud": is_fraud, "labeled_at_us": int(labeled_at.value // 1000)})
+    return pd.DataFrame(out)
+
+
+def no_fraud_history(dataset: pd.DataFrame):
+    """Ten days of payments with no fraud, a payment of it, and a payment at its terminal one
+    label delay later (its terminal windows hold the first)."""
+    ordered = dataset.sort_values("event_time", kind="stable").assign(is_fraud=0)
+    first = ordered[ordered.event_time < ordered.event_time.min() + 10 * DAY]
+    target = first.iloc[len(first) // 2]
+    later = first.head(1).assign(transaction_id="later-1", customer_id="later-customer",
+                                 terminal_id=target.terminal_id,
+                                 event_time=target.event_time + pd.Timedelta(days=CONFIG.label_delay_days) + DAY)
+    return first, target, later
+
+
+def test_a_label_for_no_scored_payment_is_rejected_and_moves_no_terminal_risk(spark, dataset, tmp_path):
+    first, target, later = no_fraud_history(dataset)
+    labeled_at = target.event_time + DAY
+    unknown = label_rows((target, True, labeled_at, "never-scored-1"),  # an id the job never scored
+                         (target, True, labeled_at, target.transaction_id, target.event_time + pd.Timedelta(seconds=1)))
+    no_labels = labels_after_delay(first.head(0), timedelta(7))
+    rows, _ = stream_rows(spark, tmp_path, [(first, no_labels), (first.head(0), unknown), (later, no_labels)])
+    labels = rows[rows["is_label"]].sort_values("transaction_id")
+    assert labels["reason_code"].tolist() == ["LABEL_UNKNOWN_TRANSACTION"] * 2
+    assert "no payment with this id was scored for customer" in labels["reason_message"].iloc[0]
+    assert "event_time differs" in labels["reason_message"].iloc[1]
+    after = rows.set_index("transaction_id").loc["later-1"]
+    assert after["term_count_7d"] > 0 and after["term_risk_7d"] == 0.0
+
+
+def test_a_corrected_label_ends_not_fraud_in_the_stream_and_in_training(spark, dataset, tmp_path):
+    """Fraud, then not fraud (a reversed chargeback): the latest label wins in both paths; the
+    fraud label alone would count."""
+    first, target, later = no_fraud_history(dataset)
+    fraud = label_rows((target, True, target.event_time + DAY))
+    correction = label_rows((target, False, target.event_time + 2 * DAY))
+    no_labels = labels_after_delay(first.head(0), timedelta(7))
+    streamed, _ = stream_features(spark, tmp_path, [(first, no_labels), (first.head(0), fraud),
+                                                    (first.head(0), correction), (later, no_labels)])
+    assert streamed.loc["later-1", "term_count_7d"] > 0 and streamed.loc["later-1", "term_risk_7d"] == 0.0
+    both = pd.concat([first, later])
+    trained = compute_features(spark, both, pd.concat([fraud, correction]), CONFIG).set_index(both["transaction_id"])
+    assert trained.loc["later-1", "term_risk_7d"] == 0.0
+    fraud_only = compute_features(spark, both, fraud, CONFIG).set_index(both["transaction_id"])
+    assert fraud_only.loc["later-1", "term_risk_7d"] > 0.0

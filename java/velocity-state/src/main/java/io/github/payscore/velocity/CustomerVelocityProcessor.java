@@ -32,13 +32,19 @@ import scala.jdk.javaapi.CollectionConverters;
  * rows already emitted are never revised. Events older than the watermark minus the longest
  * window are ignored: an on-time payment never needs them. A payment behind the watermark is
  * still computed, with what the state holds, and flagged late: it is never dropped.
- * Every other record (labels, rejected messages) passes through unchanged.
+ *
+ * <p>A fraud label passes on to the terminal operator only when it names a payment this
+ * customer's state holds (same transaction id and event time, scored in its micro-batch or an
+ * earlier one); otherwise it is rejected as LABEL_UNKNOWN_TRANSACTION and kept with that reason,
+ * so a label for a payment the job never scored cannot move terminal risk. Payments are kept
+ * as long as a label can still move terminal risk. Rejected messages pass through unchanged.
  */
 public final class CustomerVelocityProcessor extends StatefulProcessor<String, Row, Row>
     implements EventLog.SealedEvents {
   private static final long serialVersionUID = 1L;
   static final String RESENT = "RESENT";
   static final String CONFLICT = "CONFLICT";
+  static final String LABEL_UNKNOWN_TRANSACTION = "LABEL_UNKNOWN_TRANSACTION";
   private static final int TIME = 0;
   private static final int CENTS = 1;
   private static final int ID_HIGH = 2;
@@ -85,32 +91,44 @@ public final class CustomerVelocityProcessor extends StatefulProcessor<String, R
   public Iterator<Row> handleInputRows(String key, Iterator<Row> rows, TimerValues timerValues) {
     List<Row> out = new ArrayList<>();
     List<Row> payments = new ArrayList<>();
+    List<Row> labels = new ArrayList<>();
     while (rows.hasNext()) {
       Row row = rows.next();
       if (!key.isEmpty() && columns.isPayment(row)) {
         payments.add(row);
+      } else if (!key.isEmpty() && columns.isLabel(row)) {
+        labels.add(row);
       } else {
         out.add(RowFactory.create(columns.widened(row, added)));
       }
     }
-    if (!payments.isEmpty()) {
-      scorePayments(payments, Watermarks.micros(timerValues, eventTime), out);
+    if (!payments.isEmpty() || !labels.isEmpty()) {
+      long watermark = Watermarks.micros(timerValues, eventTime);
+      log.load(Watermarks.horizon(watermark, settings.customerRetentionUs()));
+      scorePayments(payments, watermark, out);
+      checkLabels(labels, out);
+      armTimer();
+      log.save();
     }
     return CollectionConverters.asScala(out.iterator());
   }
 
   @Override
   public Iterator<Row> handleExpiredTimer(String key, TimerValues timerValues, ExpiredTimerInfo expired) {
-    log.load(Watermarks.horizon(Watermarks.micros(timerValues, eventTime), settings.customerSpanUs()));
+    log.load(Watermarks.horizon(Watermarks.micros(timerValues, eventTime), settings.customerRetentionUs()));
     log.setArmedTimerMs(0);
     armTimer();
+    log.compact();
     log.save();
     return CollectionConverters.asScala(new ArrayList<Row>().iterator());
   }
 
+  /** Features, late flag and duplicate check of the key's payments; they join the log (not yet saved). */
   private void scorePayments(List<Row> payments, long watermark, List<Row> out) {
-    long horizon = Watermarks.horizon(watermark, settings.customerSpanUs());
-    log.load(horizon);
+    if (payments.isEmpty()) {
+      return;
+    }
+    long horizon = Watermarks.horizon(watermark, settings.customerRetentionUs());
     payments.sort(Comparator.comparingInt(columns::kafkaPartition).thenComparingLong(columns::kafkaOffset));
     long[] events = new long[payments.size() * WIDTH];
     String[] duplicateOf = new String[payments.size()];
@@ -130,8 +148,26 @@ public final class CustomerVelocityProcessor extends StatefulProcessor<String, R
       out.add(RowFactory.create(values));
     }
     log.append(events, fresh);
-    armTimer();
-    log.save();
+  }
+
+  /** Pass on the labels of payments the log holds (this batch's included); reject the others. */
+  private void checkLabels(List<Row> labels, List<Row> out) {
+    if (labels.isEmpty()) {
+      return;
+    }
+    Map<Long, long[]> seen = headIds();
+    long[] id = new long[2];
+    for (Row label : labels) {
+      Object[] values = columns.widened(label, added);
+      Digests.id128(columns.transactionId(label), id);
+      long[] payment = lookUp(seen, id[0], id[1], EventLog.NO_TIME);
+      if (payment == null || payment[2] != columns.eventMicros(label)) {
+        columns.reject(values, LABEL_UNKNOWN_TRANSACTION, "label for transaction_id " + columns.transactionId(label)
+            + (payment == null ? ": no payment with this id was scored for customer " + columns.customerId(label)
+                + " (or it is older than the history kept)" : ": its event_time differs from the scored payment's"));
+      }
+      out.add(RowFactory.create(values));
+    }
   }
 
   /** Fill `events` with the payments that are not duplicates (in order); mark the others. */
@@ -225,7 +261,7 @@ public final class CustomerVelocityProcessor extends StatefulProcessor<String, R
 
   private void armTimer() {
     if (eventTime && !log.isEmpty() && log.armedTimerMs() == 0) {
-      long expiry = Watermarks.expiryMs(log.latestTime(), settings.customerSpanUs());
+      long expiry = Watermarks.expiryMs(log.latestTime(), settings.customerRetentionUs());
       getHandle().registerTimer(expiry);
       log.setArmedTimerMs(expiry);
     }

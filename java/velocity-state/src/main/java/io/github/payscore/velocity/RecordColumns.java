@@ -18,6 +18,7 @@ final class RecordColumns implements Serializable {
   final int width;
   private final int isLabel;
   private final int reasonCode;
+  private final int reasonMessage;
   private final int transactionId;
   private final int customerId;
   private final int terminalId;
@@ -34,6 +35,7 @@ final class RecordColumns implements Serializable {
     width = schema.fields().length;
     isLabel = schema.fieldIndex("is_label");
     reasonCode = schema.fieldIndex("reason_code");
+    reasonMessage = schema.fieldIndex("reason_message");
     transactionId = schema.fieldIndex("transaction_id");
     customerId = schema.fieldIndex("customer_id");
     terminalId = schema.fieldIndex("terminal_id");
@@ -100,6 +102,13 @@ final class RecordColumns implements Serializable {
 
   long kafkaOffset(Row row) {
     return row.getLong(kafkaOffset);
+  }
+
+  /** Output values rejecting the record: a reason code and message, and no event_time (as parse does). */
+  void reject(Object[] values, String code, String message) {
+    values[reasonCode] = code;
+    values[reasonMessage] = message;
+    values[eventTime] = null;
   }
 
   /** The row's values followed by `extra` more slots (left null), for an operator's output row. */

@@ -4,9 +4,10 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -26,8 +27,11 @@ import scala.jdk.javaapi.CollectionConverters;
  * Per terminal: its payment count and fraud share in (t - delay - N days, t - delay] for each
  * payment at t, from the terminal's payments and the fraud labels of payment-labels. A label
  * counts once it has arrived (in this micro-batch or an earlier one) and its labeled_at is not
- * after t. Labels and every other record pass through unchanged; duplicates of a payment
- * (found by the customer operator) are neither counted nor given features.
+ * after t. A transaction's latest label message wins (labels are keyed by transaction_id, so
+ * its labels share a partition and arrive in order): a fraud label followed by a not-fraud one
+ * (a correction) leaves no fraud label, as the current label in MySQL says. Labels and every
+ * other record pass through unchanged; duplicates of a payment (found by the customer
+ * operator) are neither counted nor given features.
  */
 public final class TerminalRiskProcessor extends StatefulProcessor<String, Row, Row> {
   private static final long serialVersionUID = 1L;
@@ -99,6 +103,7 @@ public final class TerminalRiskProcessor extends StatefulProcessor<String, Row, 
     long[] labels = loadLabels(horizon);
     log.setArmedTimerMs(0);
     armTimer(labels);
+    log.compact();
     saveLabels(labels, true);
     log.save(labels.length > 0);
     return CollectionConverters.asScala(new ArrayList<Row>().iterator());
@@ -108,7 +113,7 @@ public final class TerminalRiskProcessor extends StatefulProcessor<String, Row, 
     long horizon = Watermarks.horizon(watermark, settings.terminalSpanUs());
     log.load(horizon);
     long[] stored = loadLabels(horizon);
-    long[] labels = withFraudLabels(stored, labelRows);
+    long[] labels = withLabels(stored, labelRows);
     long[] times = new long[payments.size()];
     for (int p = 0; p < payments.size(); p++) {
       times[p] = columns.eventMicros(payments.get(p));
@@ -123,7 +128,7 @@ public final class TerminalRiskProcessor extends StatefulProcessor<String, Row, 
     }
     log.append(times, times.length);
     armTimer(labels);
-    saveLabels(labels, labelsExpired || labels.length != stored.length);
+    saveLabels(labels, labelsExpired || !labelRows.isEmpty());
     log.save(labels.length > 0);
   }
 
@@ -155,33 +160,35 @@ public final class TerminalRiskProcessor extends StatefulProcessor<String, Row, 
     return known;
   }
 
-  /** The stored fraud labels with this batch's fraud labels added (a transaction's first one wins). */
-  private long[] withFraudLabels(long[] stored, List<Row> labelRows) {
+  /**
+   * The stored fraud labels with this batch's labels applied in the order they arrived: a fraud
+   * label sets its transaction's entry (time, labeled_at), a not-fraud label removes it.
+   */
+  private long[] withLabels(long[] stored, List<Row> labelRows) {
     if (labelRows.isEmpty()) {
       return stored;
     }
-    Set<String> ids = new HashSet<>();
+    labelRows.sort(Comparator.comparingInt(columns::kafkaPartition).thenComparingLong(columns::kafkaOffset));
+    Map<String, long[]> byId = new LinkedHashMap<>();
     for (int i = 0; i < stored.length; i += LABEL_WIDTH) {
-      ids.add(stored[i + LABEL_ID_HIGH] + ":" + stored[i + LABEL_ID_LOW]);
+      byId.put(stored[i + LABEL_ID_HIGH] + ":" + stored[i + LABEL_ID_LOW], Arrays.copyOfRange(stored, i, i + LABEL_WIDTH));
     }
-    long[] merged = Arrays.copyOf(stored, stored.length + labelRows.size() * LABEL_WIDTH);
-    int n = stored.length / LABEL_WIDTH;
     long[] id = new long[2];
     for (Row row : labelRows) {
-      if (!columns.isFraud(row)) {
-        continue;
-      }
       Digests.id128(columns.transactionId(row), id);
-      if (!ids.add(id[0] + ":" + id[1])) {
-        continue;
+      String key = id[0] + ":" + id[1];
+      if (columns.isFraud(row)) {
+        byId.put(key, new long[] {columns.eventMicros(row), columns.labeledAtMicros(row), id[0], id[1]});
+      } else {
+        byId.remove(key);
       }
-      int at = n++ * LABEL_WIDTH;
-      merged[at + LABEL_TIME] = columns.eventMicros(row);
-      merged[at + LABELED_AT] = columns.labeledAtMicros(row);
-      merged[at + LABEL_ID_HIGH] = id[0];
-      merged[at + LABEL_ID_LOW] = id[1];
     }
-    return sortedLabels(Arrays.copyOf(merged, n * LABEL_WIDTH), n);
+    long[] merged = new long[byId.size() * LABEL_WIDTH];
+    int n = 0;
+    for (long[] label : byId.values()) {
+      System.arraycopy(label, 0, merged, n++ * LABEL_WIDTH, LABEL_WIDTH);
+    }
+    return sortedLabels(merged, n);
   }
 
   private void armTimer(long[] labels) {

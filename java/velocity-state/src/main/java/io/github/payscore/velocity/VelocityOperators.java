@@ -20,8 +20,7 @@ import org.apache.spark.sql.types.StructType;
  * with the query) and the watermark evicts what no on-time payment can need. In a batch query
  * (training features) the same code sees every record of a key at once.
  *
- * <p>Records an operator does not key (labels at the customer operator, rejected messages at
- * both) are grouped under the empty key and passed through, so the query reads Kafka once and
+ * <p>Records an operator does not key (rejected messages) are grouped under the empty key and passed through, so the query reads Kafka once and
  * every record reaches the sink.
  */
 public final class VelocityOperators {
@@ -64,10 +63,12 @@ public final class VelocityOperators {
     return records.col("reason_code").isNull();
   }
 
-  /** Valid payments by customer; every other record under the empty key (passed through). */
+  /**
+   * Valid payments and fraud labels by customer (a label is checked against the customer's
+   * payments); every other record under the empty key (passed through).
+   */
   static Column customerKey(Dataset<Row> records) {
-    Column payment = isValid(records).and(records.col("is_label").equalTo(false));
-    return when(payment, records.col("customer_id")).otherwise(lit(""));
+    return when(isValid(records), records.col("customer_id")).otherwise(lit(""));
   }
 
   /** Payments that are not duplicates and fraud labels by terminal; the rest under the empty key. */

@@ -61,6 +61,14 @@ public final class VelocitySettings implements Serializable {
     return Math.max(max(customerWindowsUs), max(burstWindowsUs));
   }
 
+  /**
+   * How long a customer's payments are kept: for its windows, and for as long as a fraud label of
+   * one of them can still move terminal risk (the label is checked against them).
+   */
+  long customerRetentionUs() {
+    return Math.max(customerSpanUs(), terminalSpanUs());
+  }
+
   /** How far behind the watermark a terminal's payments and labels still count. */
   long terminalSpanUs() {
     return labelDelayUs + max(terminalWindowsUs);
