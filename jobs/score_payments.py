@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pyspark.errors import StreamingQueryException  # noqa: E402
 
 from core.config import ConfigError, describe, load_config  # noqa: E402
+from core.faults import armed_fault  # noqa: E402
 from core.logs import configure_logging  # noqa: E402
 from pipeline.restarts import RestartPolicy, outage_summary  # noqa: E402
 
@@ -44,6 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--trigger-interval", help="micro-batch interval, e.g. '1 second'")
     parser.add_argument("--available-now", action="store_true",
                         help="process everything in the topic now, then stop (catch-up / demo mode)")
+    parser.add_argument("--accept-checkpoint-mismatch", action="store_true",
+                        help="start although the checkpoint and the database are out of step (a lost checkpoint, "
+                             "a database restored to an older point): logged, not refused")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return parser.parse_args(argv)
 
@@ -53,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.log_level)
     from core.spark import build_spark_session
     from pipeline.scoring_query import load_scoring_model, start_scoring_query, trigger_settings, with_stream_overrides
+    from sinks.checkpoint_guard import CheckpointMismatch
     from sinks.kafka_outbox import KafkaOutbox
+    from sinks.stream_fence import StreamFenced
     from udfs.model_artifact import ModelArtifactError
 
     try:
@@ -61,9 +67,12 @@ def main(argv: list[str] | None = None) -> int:
             load_config(args.config), args.checkpoint, args.starting_offsets,
             args.max_offsets_per_trigger, args.trigger_interval, args.payments_topic, args.labels_topic)
         config.mysql.secret()
-    except ConfigError as error:
+        fault = armed_fault()
+    except (ConfigError, ValueError) as error:
         log.error("%s", error)
         return 2
+    if fault is not None:
+        log.warning("fault injection armed: the job kills itself at %s of batch %d", *fault)
     try:
         model = load_scoring_model(config)
     except (ModelArtifactError, ConfigError) as error:
@@ -76,8 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     policy = RestartPolicy(config.stream.restart_backoff_max_seconds, config.stream.restart_give_up_seconds)
     outbox = KafkaOutbox(config.kafka, config.mysql)
     while True:
-        query = start_scoring_query(spark, config, trigger_settings(config, args.available_now), model=model,
-                                    outbox=outbox)
+        try:
+            query = start_scoring_query(spark, config, trigger_settings(config, args.available_now), model=model,
+                                        outbox=outbox, accept_checkpoint_mismatch=args.accept_checkpoint_mismatch)
+        except StreamFenced as error:
+            log.error("refusing to start: %s", error)
+            return 3
+        except CheckpointMismatch as error:
+            log.error("refusing to start: %s", error)
+            return 4
         log.info("streaming query started (id %s, checkpoint %s)", query.id, config.stream.checkpoint_location)
         failure = _await(query, stop_requested, policy)
         if failure is None:

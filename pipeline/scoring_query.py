@@ -23,8 +23,10 @@ from features.calendar import with_calendar_features
 from features.definitions import model_feature_names, stored_feature_names
 from features.velocity import is_scored, with_event_time_watermark, with_scored_flag, with_velocity_features
 from sinks.batch_writer import make_batch_writer
+from sinks.checkpoint_guard import CheckpointGuard
 from sinks.kafka_outbox import KafkaOutbox
 from sinks.mysql_sink import MySqlBatchSink
+from sinks.stream_fence import stream_fence
 from udfs.model_artifact import ModelArtifact, load_artifact
 from udfs.scoring import ship_model, with_score
 
@@ -87,16 +89,24 @@ def scored_records(records_df: DataFrame, config: AppConfig, model: ModelArtifac
 
 def start_scoring_query(spark: SparkSession, config: AppConfig, trigger: dict,
                         on_commit: Callable[[dict], None] | None = None,
-                        model: ModelArtifact | None = None, outbox: KafkaOutbox | None = None) -> StreamingQuery:
+                        model: ModelArtifact | None = None, outbox: KafkaOutbox | None = None,
+                        accept_checkpoint_mismatch: bool = False) -> StreamingQuery:
     """Kafka payments and labels -> scored -> MySQL (exactly-once), checkpointed with the state;
     alerts and dead letters -> Kafka (the outbox, which first publishes what an earlier run
-    committed and did not publish). Refuses to start with a decision rule that does not compile."""
+    committed and did not publish). Refuses to start with a decision rule that does not compile,
+    while another driver holds the stream's lock (StreamFenced), or when the checkpoint and the
+    database are out of step (CheckpointMismatch, unless accepted)."""
+    fence = stream_fence(config.mysql, str(config.stream.checkpoint_location))
+    fence.hold()
+    guard = CheckpointGuard(config.mysql, str(config.stream.checkpoint_location))
+    guard.check(spark, accept_checkpoint_mismatch)
     model = model or load_scoring_model(config)
     outbox = outbox or KafkaOutbox(config.kafka, config.mysql)
     feature_names = stored_feature_names(config.features)
     compile_rules(spark, config.decisions.rules, scored_payment_schema(feature_names))
     ship_model(spark, model.folder)
-    write_batch = make_batch_writer(MySqlBatchSink(config.mysql, feature_names, model.version), outbox, on_commit)
+    write_batch = make_batch_writer(MySqlBatchSink(config.mysql, feature_names, model.version, fence), outbox,
+                                    on_commit)
     records_df = read_payment_records(spark, config.kafka, config.stream)
     query = (
         scored_records(records_df, config, model).writeStream
@@ -106,6 +116,7 @@ def start_scoring_query(spark: SparkSession, config: AppConfig, trigger: dict,
         .trigger(**trigger)
         .start()
     )
+    guard.register(str(query.id))
     outbox.catch_up(spark, str(query.id))
     return query
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from pyspark.sql import DataFrame
 
+from core.faults import AFTER_APPEND_BEFORE_COMMIT, fault_point
 from sinks.kafka_outbox import KafkaOutbox
 from sinks.mysql_sink import BatchKey, MySqlBatchSink, Skipped, current_stream_id, utc_now
 from sinks.resends import resolve_skipped
@@ -51,6 +52,7 @@ def write_and_commit(batch_df: DataFrame, key: BatchKey, sink: MySqlBatchSink, c
     # Rare (a repeat of an id stored under another customer, by another stream, or long ago): the
     # batch is computed again for it, from the same records and the same state.
     skipped = resolve_skipped(batch_df, key, sink.mysql) if sink.landed(key) < figures.payments else Skipped()
+    fault_point(AFTER_APPEND_BEFORE_COMMIT, key.batch_id)
     result = sink.commit(key, figures, skipped, started_at)
     clock.lap("commit")
     return {"rows_in": figures.rows_in, **result.stored, **result.latency}

@@ -28,6 +28,7 @@ from events.contract import Reason
 from events.schemas import BATCH_TAG_COLUMNS, DECISION_COLUMNS, FRAUD_LABEL_SCHEMA, PAYMENT_SCHEMA, REJECTED_SCHEMA
 from sinks.jdbc import append_routed
 from sinks.mysql_connection import ReusedConnection, named_statements
+from sinks.stream_fence import StreamFence
 
 QUERY_ID_PROPERTY = "sql.streaming.queryId"
 COMMIT_SQL = "commit_batch.sql"
@@ -163,8 +164,9 @@ def table_columns(feature_names: list[str]) -> dict[str, list[str]]:
 class MySqlBatchSink:
     """Appends a batch's rows through the executors and commits it with its ledger row."""
 
-    def __init__(self, mysql: MySqlConfig, feature_names: list[str], model_version: str):
+    def __init__(self, mysql: MySqlConfig, feature_names: list[str], model_version: str, fence: StreamFence):
         self.mysql = mysql
+        self.fence = fence
         self.feature_names = list(feature_names)
         self.model_version = model_version
         self.statements = named_statements(COMMIT_SQL)
@@ -180,10 +182,14 @@ class MySqlBatchSink:
             return cursor.fetchone() is not None
 
     def clear_attempt(self, key: BatchKey) -> None:
-        """Delete the rows an earlier, uncommitted attempt of this batch appended."""
-        with self.connection.cursor() as cursor:
+        """Delete the rows an earlier, uncommitted attempt of this batch appended (only while
+        this driver holds the stream's lock: they may be another driver's otherwise)."""
+        self.fence.verify()
+
+        def clear(cursor) -> None:
             for statement in ("clear_scored", "clear_labels", "clear_rejected"):
                 cursor.execute(self.statements[statement], key.params())
+        self.connection.transaction(clear, f"clearing batch {key.batch_id}'s earlier attempt")
 
     def append(self, batch_df: DataFrame, key: BatchKey) -> BatchFigures:
         """The batch's scored payments, labels and rejected messages, appended by the executors
@@ -201,23 +207,29 @@ class MySqlBatchSink:
             return int(cursor.fetchone()[0])
 
     def commit(self, key: BatchKey, figures: BatchFigures, skipped: Skipped, started_at: datetime) -> CommitResult:
-        """One transaction: the batch's alerts and its ledger row."""
-        with self.connection.cursor() as cursor:
-            cursor.execute(self.statements["database_now"])
-            committed_at = cursor.fetchone()[0]
-            params = {**key.params(), "committed_at": committed_at}
-            cursor.execute(self.statements["count_batch_rows"], params)
-            scored = int(cursor.fetchone()[0])
-            check_accounted(key, figures, skipped, scored)
-            alerts = cursor.execute(self.statements["record_alerts"], params) if scored else 0
-            latency = latency_percentiles(figures)
-            stored = {"scored": scored, "rejected": figures.rejected + figures.conflicts + skipped.conflicts,
-                      "duplicates": figures.resent + skipped.resent, "alerts": alerts, "labels": figures.labels}
-            cursor.execute(self.statements["record_batch"], {
-                **key.params(), **self._rollup(cursor, key, scored), **latency,
-                "rows_in": figures.rows_in, "rows_scored": scored, "rows_rejected": stored["rejected"],
-                "rows_duplicate": stored["duplicates"], "alerts": alerts, "labels_in": figures.labels,
-                "late_rows": figures.late_rows, "model_version": self.model_version, "started_at": started_at})
+        """One transaction: the batch's alerts and its ledger row (while this driver holds the stream's lock)."""
+        self.fence.verify()
+        return self.connection.transaction(lambda cursor: self._commit(cursor, key, figures, skipped, started_at),
+                                           f"committing batch {key.batch_id}")
+
+    def _commit(self, cursor, key: BatchKey, figures: BatchFigures, skipped: Skipped,
+                started_at: datetime) -> CommitResult:
+        """The commit's statements, in the caller's transaction (run again after a deadlock)."""
+        cursor.execute(self.statements["database_now"])
+        committed_at = cursor.fetchone()[0]
+        params = {**key.params(), "committed_at": committed_at}
+        cursor.execute(self.statements["count_batch_rows"], params)
+        scored = int(cursor.fetchone()[0])
+        check_accounted(key, figures, skipped, scored)
+        alerts = cursor.execute(self.statements["record_alerts"], params) if scored else 0
+        latency = latency_percentiles(figures)
+        stored = {"scored": scored, "rejected": figures.rejected + figures.conflicts + skipped.conflicts,
+                  "duplicates": figures.resent + skipped.resent, "alerts": alerts, "labels": figures.labels}
+        cursor.execute(self.statements["record_batch"], {
+            **key.params(), **self._rollup(cursor, key, scored), **latency,
+            "rows_in": figures.rows_in, "rows_scored": scored, "rows_rejected": stored["rejected"],
+            "rows_duplicate": stored["duplicates"], "alerts": alerts, "labels_in": figures.labels,
+            "late_rows": figures.late_rows, "model_version": self.model_version, "started_at": started_at})
         return CommitResult(stored, latency)
 
     def _rollup(self, cursor, key: BatchKey, scored: int) -> dict:

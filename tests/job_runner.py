@@ -4,6 +4,7 @@ rejected_payments, none twice."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -24,13 +25,14 @@ def stream_id_of(checkpoint: Path) -> str | None:
     return json.loads(metadata.read_text())["id"] if metadata.exists() else None
 
 
-def write_job_config(config: AppConfig, folder: Path, **stream) -> Path:
-    """A YAML config for a job subprocess: the test's topics, no Spark UI, stream overrides."""
+def write_job_config(config: AppConfig, folder: Path, mysql: dict | None = None, **stream) -> Path:
+    """A YAML config for a job subprocess: the test's topics, no Spark UI, stream (and mysql) overrides."""
     raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
     topics = config.kafka.topics
     raw["kafka"]["topics"].update(payments=topics.payments, labels=topics.labels, alerts=topics.alerts,
                                   dlq=topics.dlq)
     raw["stream"].update(stream)
+    raw["mysql"].update(mysql or {})
     raw["spark"]["ui_enabled"] = False
     path = folder / "job.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -46,12 +48,13 @@ def job_command(config_path: Path, checkpoint: Path, *extra: str, topic: str | N
 class ScoringJob:
     """One spark-submit of the job; its output goes to log_path (appended across runs)."""
 
-    def __init__(self, config_path: Path, checkpoint: Path, log_path: Path, *extra: str):
+    def __init__(self, config_path: Path, checkpoint: Path, log_path: Path, *extra: str, env: dict | None = None):
         self.log_path = log_path
         self.marks_before = self._started_marks()
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(job_command(config_path, checkpoint, *extra), stdout=log,
-                                            stderr=log, start_new_session=True)
+                                            stderr=log, start_new_session=True,
+                                            env={**os.environ, **env} if env else None)
 
     def _started_marks(self) -> int:
         return self.log_path.read_text(errors="replace").count(STARTED_MARK) if self.log_path.exists() else 0
@@ -131,3 +134,44 @@ def wait_until(condition, timeout: float, what: str, job: ScoringJob | None = No
         assert time.monotonic() < deadline, f"no {what} within {timeout:.0f} s" + (
             f":\n{job.log_tail()}" if job else "")
         time.sleep(every)
+
+
+def label_positions(connection, config: AppConfig, prefix: str) -> list[tuple[int, int]]:
+    """(partition, offset) of every stored record of the labels topic: fraud_labels and rejected."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT kafka_partition, kafka_offset FROM fraud_labels WHERE transaction_id LIKE %s",
+                       (prefix + "%",))
+        stored = list(cursor.fetchall())
+        cursor.execute("SELECT kafka_partition, kafka_offset FROM rejected_payments WHERE kafka_topic = %s",
+                       (config.kafka.topics.labels,))
+        return stored + list(cursor.fetchall())
+
+
+def topic_keys(bootstrap: str, topic: str, expected: int) -> set[str]:
+    from tests.kafka_helpers import consume
+
+    return {message.key().decode() for message in consume(bootstrap, topic, expected, timeout=60)}
+
+
+def assert_side_outputs_once(connection, config: AppConfig, prefix: str) -> None:
+    """After a job has stopped: every labels-topic record stored once; every REVIEW/DECLINED
+    payment has one alert row, published, and is on the alerts topic; every rejected message
+    is on the dead-letter topic (at least once, keyed, so consumers dedupe)."""
+    topics, bootstrap = config.kafka.topics, config.kafka.bootstrap_servers
+    labels = sorted(label_positions(connection, config, prefix))
+    expected = sorted((p, o) for p, end in end_offsets(bootstrap, topics.labels).items() for o in range(end))
+    assert labels == expected, f"{len(expected)} label records sent, {len(labels)} stored ({len(set(labels))} distinct)"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT transaction_id FROM scored_transactions WHERE transaction_id LIKE %s "
+                       "AND decision <> 'APPROVED'", (prefix + "%",))
+        flagged = {row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT transaction_id, published_at IS NOT NULL FROM payment_alerts "
+                       "WHERE transaction_id LIKE %s", (prefix + "%",))
+        alerts = dict(cursor.fetchall())
+        cursor.execute("SELECT CONCAT_WS('/', kafka_topic, kafka_partition, kafka_offset) FROM rejected_payments "
+                       "WHERE kafka_topic IN (%s, %s)", (topics.payments, topics.labels))
+        rejected = {row[0] for row in cursor.fetchall()}
+    assert flagged and set(alerts) == flagged, f"{len(flagged)} payments flagged, {len(alerts)} alert rows"
+    assert all(alerts.values()), f"{sum(not p for p in alerts.values())} alerts not published"
+    assert topic_keys(bootstrap, topics.alerts, len(flagged)) == flagged
+    assert rejected and topic_keys(bootstrap, topics.dlq, len(rejected)) == rejected

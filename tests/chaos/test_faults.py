@@ -5,17 +5,22 @@ exactly one of scored_transactions / rejected_payments, none twice.
 """
 from __future__ import annotations
 
+import os
 import random
+import signal
 import time
 
 import pytest
 
+from core.faults import AFTER_APPEND_BEFORE_COMMIT, FAULT_VARIABLE
 from services.kafka_broker import KafkaBroker
 from services.mariadb_server import MariaDbServer
+from services.processes import read_pid
 from sinks.mysql_connection import connect
 from tests.job_runner import (
     ScoringJob,
     assert_each_record_once,
+    assert_side_outputs_once,
     end_offsets,
     produce_generated,
     stream_id_of,
@@ -83,14 +88,44 @@ def test_kill_9_five_times_during_500k_messages(isolated_config, unique_id, tmp_
     assert final.wait() == 0, final.log_tail()
     with connect(isolated_config.mysql, autocommit=True) as connection:
         assert assert_each_record_once(connection, isolated_config, f"{unique_id}-") > 500_000
+        assert_side_outputs_once(connection, isolated_config, f"{unique_id}-")
 
 
-def outage_test(isolated_config, unique_id, tmp_path, stop_service, start_service, outage_seconds: float):
+def batch_state(config, checkpoint, batch_id: int) -> tuple[int, bool]:
+    """(scored rows the batch appended, whether its ledger row exists)."""
+    with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
+        key = (stream_id_of(checkpoint), batch_id)
+        cursor.execute("SELECT COUNT(*) FROM scored_transactions WHERE stream_id = %s AND batch_id = %s", key)
+        appended = cursor.fetchone()[0]
+        cursor.execute("SELECT COUNT(*) FROM stream_batches WHERE stream_id = %s AND batch_id = %s", key)
+        return appended, cursor.fetchone()[0] == 1
+
+
+def test_kill_between_the_jdbc_append_and_the_ledger_commit(isolated_config, unique_id, tmp_path):
+    produce_generated(isolated_config, 30_000, f"{unique_id}-", "--invalid-fraction", "0.005")
+    config_path = write_job_config(isolated_config, tmp_path, max_offsets_per_trigger=6_000,
+                                   trigger_interval="1 second")
+    checkpoint, log_path = tmp_path / "checkpoint", tmp_path / "job.log"
+    killed = ScoringJob(config_path, checkpoint, log_path, env={FAULT_VARIABLE: f"{AFTER_APPEND_BEFORE_COMMIT}:2"})
+    assert killed.wait(300) == -signal.SIGKILL, killed.log_tail()
+    assert "fault injection: SIGKILL at after_append_before_commit of batch 2" in killed.log_tail(20_000)
+    appended, committed = batch_state(isolated_config, checkpoint, 2)
+    assert appended > 0 and not committed, "the kill must fall between the append and the ledger commit"
+    final = ScoringJob(config_path, checkpoint, log_path, "--available-now")
+    assert final.wait() == 0, final.log_tail()
+    assert batch_state(isolated_config, checkpoint, 2)[1]
+    with connect(isolated_config.mysql, autocommit=True) as connection:
+        assert assert_each_record_once(connection, isolated_config, f"{unique_id}-") > 30_000
+        assert_side_outputs_once(connection, isolated_config, f"{unique_id}-")
+
+
+def outage_test(isolated_config, unique_id, tmp_path, stop_service, start_service, outage_seconds: float,
+                mysql: dict | None = None):
     """Preload, run the job, take a service away once a batch has committed, bring it back;
     the job must catch up by itself (no restart from outside) and store every record once."""
     produce_generated(isolated_config, 150_000, f"{unique_id}-", "--invalid-fraction", "0.002")
     total = records_in(isolated_config)
-    config_path = write_job_config(isolated_config, tmp_path, max_offsets_per_trigger=8_000,
+    config_path = write_job_config(isolated_config, tmp_path, mysql=mysql, max_offsets_per_trigger=8_000,
                                    trigger_interval="1 second", restart_backoff_max_seconds=8)
     checkpoint = tmp_path / "checkpoint"
     job = ScoringJob(config_path, checkpoint, tmp_path / "job.log")
@@ -108,6 +143,7 @@ def outage_test(isolated_config, unique_id, tmp_path, stop_service, start_servic
             job.stop()
     with connect(isolated_config.mysql, autocommit=True) as connection:
         assert_each_record_once(connection, isolated_config, f"{unique_id}-")
+        assert_side_outputs_once(connection, isolated_config, f"{unique_id}-")
     return job.log_path.read_text(errors="replace")
 
 
@@ -115,6 +151,19 @@ def test_mariadb_stopped_for_30_s_mid_stream(isolated_config, unique_id, tmp_pat
     server = MariaDbServer.from_config(isolated_config)
     log = outage_test(isolated_config, unique_id, tmp_path, server.stop, server.start, 30)
     assert "restarting from the checkpoint" in log
+
+
+def test_mariadb_frozen_for_30_s_mid_stream(isolated_config, unique_id, tmp_path):
+    """SIGSTOP, not a clean stop: connections stay open and nothing answers. With a 5 s read
+    timeout the job notices within the freeze (an outage: restarts with backoff) instead of
+    hanging on a socket; after SIGCONT it catches up."""
+    server = MariaDbServer.from_config(isolated_config)
+    pid = read_pid(server.pid_file)
+    log = outage_test(isolated_config, unique_id, tmp_path, lambda: os.kill(pid, signal.SIGSTOP),
+                      lambda: os.kill(pid, signal.SIGCONT), 30, mysql={"read_timeout_s": 5, "write_timeout_s": 5,
+                                                                        "connect_timeout_s": 5})
+    assert "restarting from the checkpoint" in log
+    assert "Lost connection to MySQL server" in log or "timed out" in log
 
 
 def test_kafka_broker_restarted_mid_stream(isolated_config, unique_id, tmp_path):
