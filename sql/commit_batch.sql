@@ -89,3 +89,14 @@ WHERE published_at IS NULL AND stream_id = %(stream_id)s AND batch_id <= %(batch
 
 -- name: last_committed_batch
 SELECT MAX(batch_id) FROM stream_batches WHERE stream_id = %(stream_id)s;
+
+-- name: checkpoint_stream
+SELECT stream_id FROM stream_checkpoints WHERE location_key = %(location_key)s;
+
+-- name: register_checkpoint
+INSERT INTO stream_checkpoints (location_key, location, stream_id, registered_at)
+VALUES (%(location_key)s, %(location)s, %(stream_id)s, UTC_TIMESTAMP(6))
+ON DUPLICATE KEY UPDATE stream_id = VALUES(stream_id), registered_at = VALUES(registered_at);
+
+-- name: stream_batch_count
+SELECT COUNT(*), MAX(batch_id) FROM stream_batches WHERE stream_id = %(stream_id)s;
