@@ -22,7 +22,7 @@ from pyspark.errors import StreamingQueryException  # noqa: E402
 from core.config import ConfigError, describe, load_config  # noqa: E402
 from core.faults import armed_fault  # noqa: E402
 from core.logs import configure_logging  # noqa: E402
-from pipeline.restarts import RestartPolicy, outage_summary  # noqa: E402
+from pipeline.restarts import RestartPolicy, is_outage, outage_summary  # noqa: E402
 
 log = logging.getLogger("score_payments")
 
@@ -94,8 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         except CheckpointMismatch as error:
             log.error("refusing to start: %s", error)
             return 4
-        log.info("streaming query started (id %s, checkpoint %s)", query.id, config.stream.checkpoint_location)
-        failure = _await(query, stop_requested, policy)
+        except Exception as error:  # noqa: BLE001 - an outage while starting is retried like one while running
+            if not is_outage(error):
+                raise
+            failure = error
+        else:
+            log.info("streaming query started (id %s, checkpoint %s)", query.id, config.stream.checkpoint_location)
+            failure = _await(query, stop_requested, policy)
         if failure is None:
             _drain(outbox)
             return 0
