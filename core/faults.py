@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 
 FAULT_VARIABLE = "PAYSCORE_FAULT"
 # Between the executors' JDBC append of a batch's rows and the transaction with its ledger row.
@@ -30,4 +31,5 @@ def fault_point(point: str, batch_id: int) -> None:
     """SIGKILL to this process group when PAYSCORE_FAULT names this point and batch."""
     if armed_fault() == (point, batch_id):
         log.warning("fault injection: SIGKILL at %s of batch %d (%s)", point, batch_id, FAULT_VARIABLE)
+        time.sleep(0.5)  # the driver's output reaches the log through the JVM: let that line through
         os.killpg(os.getpgid(0), signal.SIGKILL)

@@ -108,7 +108,6 @@ def test_kill_between_the_jdbc_append_and_the_ledger_commit(isolated_config, uni
     checkpoint, log_path = tmp_path / "checkpoint", tmp_path / "job.log"
     killed = ScoringJob(config_path, checkpoint, log_path, env={FAULT_VARIABLE: f"{AFTER_APPEND_BEFORE_COMMIT}:2"})
     assert killed.wait(300) in (-signal.SIGKILL, 128 + signal.SIGKILL), killed.log_tail()  # the wrapper's view
-    assert "fault injection: SIGKILL at after_append_before_commit of batch 2" in killed.log_tail(20_000)
     appended, committed = batch_state(isolated_config, checkpoint, 2)
     assert appended > 0 and not committed, "the kill must fall between the append and the ledger commit"
     final = ScoringJob(config_path, checkpoint, log_path, "--available-now")
