@@ -17,7 +17,7 @@ import threading
 import pymysql
 
 from core.config import MySqlConfig
-from sinks.mysql_connection import connect
+from sinks.mysql_connection import close_quietly, connect
 
 log = logging.getLogger(__name__)
 LOCK_PREFIX = "payscore.stream."
@@ -89,12 +89,8 @@ class StreamFence:
                  self.checkpoint_location)
 
     def _close(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.close()
-            except Exception:  # noqa: BLE001 - already broken; it is being dropped
-                pass
-            self._connection = None
+        close_quietly(self._connection)
+        self._connection = None
 
 
 _FENCES: dict[str, StreamFence] = {}
