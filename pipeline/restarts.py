@@ -3,13 +3,8 @@ backoff (a restart replays the failed micro-batch from the checkpoint, exactly o
 anything else (a bug, bad config, bad SQL) stops the job."""
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
-
-T = TypeVar("T")
 
 # Text of exceptions (Python, JDBC, Kafka client, Spark) that mean "a service is unreachable".
 OUTAGE_MARKERS = (
@@ -64,16 +59,3 @@ class RestartPolicy:
         delay = min(2 ** self.attempt, self.max_seconds)
         self.attempt += 1
         return float(delay)
-
-
-def skipped_on_outage(step: Callable[[], T], what: str, log: logging.Logger) -> T | None:
-    """step(), or None with a warning when it fails because Kafka or MySQL is unreachable: for
-    optional work (the start-up warm-up) that must not stop a job the restart policy would keep
-    running. Any other failure propagates."""
-    try:
-        return step()
-    except Exception as error:  # noqa: BLE001 - classified below, re-raised unless an outage
-        if not is_outage(error):
-            raise
-        log.warning("%s skipped: a service is unreachable (%s)", what, outage_summary(error))
-        return None

@@ -149,11 +149,6 @@ def sink_table_columns() -> dict[str, Column]:
             SINK_TABLE: table}
 
 
-def with_sink_tables(batch_df: DataFrame) -> DataFrame:
-    """+ sink_table (sink_table_columns)."""
-    return batch_df.withColumns(sink_table_columns())
-
-
 def table_columns(feature_names: list[str]) -> dict[str, list[str]]:
     """The columns each table takes from the batch's rows."""
     return {SCORED_TABLE: [*PAYMENT_SCHEMA.fieldNames(), *feature_names, *DECISION_COLUMNS, *BATCH_TAG_COLUMNS],

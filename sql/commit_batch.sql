@@ -87,9 +87,6 @@ WHERE published_at IS NULL AND stream_id = %(stream_id)s AND batch_id <= %(batch
 UPDATE rejected_payments SET published_at = UTC_TIMESTAMP(6)
 WHERE published_at IS NULL AND stream_id = %(stream_id)s AND batch_id <= %(batch_id)s;
 
--- name: last_committed_batch
-SELECT MAX(batch_id) FROM stream_batches WHERE stream_id = %(stream_id)s;
-
 -- name: checkpoint_stream
 SELECT stream_id FROM stream_checkpoints WHERE location_key = %(location_key)s;
 

@@ -107,14 +107,3 @@ def with_score(model: ModelArtifact, is_scored: Column):
     def transform(records_df: DataFrame) -> DataFrame:
         return records_df.withColumns(columns)
     return transform
-
-
-def warm_up_workers(spark, artifact_dir: Path, model_features: list[str]) -> None:
-    """Start the Python workers and load the model in each before the first micro-batch
-    (measured: the first 200k-row batch took ~20 s longer without it), through the same UDF."""
-    cores = spark.sparkContext.defaultParallelism
-    frame = spark.range(cores * 4, numPartitions=cores).select(
-        *[F.lit(0.0).alias(name) for name in model_features])
-    scores = frame.select(model_score_column(artifact_dir, model_features).alias("score")).where("score >= 0")
-    if scores.count() != cores * 4:
-        raise RuntimeError("the scoring UDF did not score the warm-up rows it was given")

@@ -1,9 +1,7 @@
 """The job restarts its query on outages only, with capped exponential backoff."""
-import logging
 
-import pytest
 
-from pipeline.restarts import RestartPolicy, is_outage, skipped_on_outage
+from pipeline.restarts import RestartPolicy, is_outage
 
 
 def test_outages_are_told_from_bugs():
@@ -37,19 +35,3 @@ def test_the_logged_summary_is_the_line_naming_the_outage():
     error = ("[STREAM_FAILED] Query terminated with exception\nTraceback (most recent call last):\n"
              "pymysql.err.OperationalError: (2003, \"Can't connect to MySQL server on '127.0.0.1'\")\n")
     assert outage_summary(error).startswith("pymysql.err.OperationalError: (2003")
-
-
-def test_optional_work_is_skipped_on_an_outage_and_fails_on_anything_else(caplog):
-    def unreachable():
-        raise ConnectionError("(2003, \"Can't connect to MySQL server on '127.0.0.1'\")")
-
-    def broken():
-        raise ValueError("the parser rejected warm-up payments")
-
-    log = logging.getLogger("warm-up-test")
-    assert skipped_on_outage(lambda: 7, "step", log) == 7
-    with caplog.at_level(logging.WARNING):
-        assert skipped_on_outage(unreachable, "warm-up rehearsal", log) is None
-    assert "warm-up rehearsal skipped: a service is unreachable" in caplog.text
-    with pytest.raises(ValueError, match="rejected"):
-        skipped_on_outage(broken, "warm-up rehearsal", log)
