@@ -105,8 +105,9 @@ public final class CustomerVelocityProcessor extends StatefulProcessor<String, R
     if (!payments.isEmpty() || !labels.isEmpty()) {
       long watermark = Watermarks.micros(timerValues, eventTime);
       log.load(Watermarks.horizon(watermark, settings.customerRetentionUs()));
-      scorePayments(payments, watermark, out);
-      checkLabels(labels, out);
+      Map<Long, long[]> seen = headIds();
+      scorePayments(payments, watermark, seen, out);
+      checkLabels(labels, seen, out);
       armTimer();
       log.save();
     }
@@ -124,7 +125,7 @@ public final class CustomerVelocityProcessor extends StatefulProcessor<String, R
   }
 
   /** Features, late flag and duplicate check of the key's payments; they join the log (not yet saved). */
-  private void scorePayments(List<Row> payments, long watermark, List<Row> out) {
+  private void scorePayments(List<Row> payments, long watermark, Map<Long, long[]> seen, List<Row> out) {
     if (payments.isEmpty()) {
       return;
     }
@@ -132,7 +133,7 @@ public final class CustomerVelocityProcessor extends StatefulProcessor<String, R
     payments.sort(Comparator.comparingInt(columns::kafkaPartition).thenComparingLong(columns::kafkaOffset));
     long[] events = new long[payments.size() * WIDTH];
     String[] duplicateOf = new String[payments.size()];
-    int fresh = classify(payments, horizon, events, duplicateOf);
+    int fresh = classify(payments, horizon, seen, events, duplicateOf);
     BatchEvents batch = new BatchEvents(log.sortedByTime(Arrays.copyOf(events, fresh * WIDTH), fresh), fresh);
     long[] window = new long[2];
     int freshIndex = 0;
@@ -150,12 +151,11 @@ public final class CustomerVelocityProcessor extends StatefulProcessor<String, R
     log.append(events, fresh);
   }
 
-  /** Pass on the labels of payments the log holds (this batch's included); reject the others. */
-  private void checkLabels(List<Row> labels, List<Row> out) {
+  /** Pass on the labels of payments the log holds (this batch's included, in seen); reject the others. */
+  private void checkLabels(List<Row> labels, Map<Long, long[]> seen, List<Row> out) {
     if (labels.isEmpty()) {
       return;
     }
-    Map<Long, long[]> seen = headIds();
     long[] id = new long[2];
     for (Row label : labels) {
       Object[] values = columns.widened(label, added);
@@ -170,9 +170,9 @@ public final class CustomerVelocityProcessor extends StatefulProcessor<String, R
     }
   }
 
-  /** Fill `events` with the payments that are not duplicates (in order); mark the others. */
-  private int classify(List<Row> payments, long horizon, long[] events, String[] duplicateOf) {
-    Map<Long, long[]> seen = headIds();
+  /** Fill `events` with the payments that are not duplicates (in order; they join `seen`); mark the others. */
+  private int classify(List<Row> payments, long horizon, Map<Long, long[]> seen, long[] events,
+      String[] duplicateOf) {
     long[] id = new long[2];
     int fresh = 0;
     for (int p = 0; p < payments.size(); p++) {

@@ -3,8 +3,10 @@ package io.github.payscore.velocity;
 import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.streaming.ListState;
@@ -478,25 +480,28 @@ final class EventLog implements Serializable {
 
   /** The head's chunks, each sorted by time, as one array sorted by time. */
   private void readChunks(scala.collection.Iterator<byte[]> chunks) {
-    chunkCount = 0;
-    headCount = 0;
     armedTimerMs = 0;
     nextBlockId = 0;
     blockCount = 0;
-    long[] events = new long[0];
-    boolean sorted = true;
+    List<long[]> read = new ArrayList<>();
+    int length = 0;
     while (chunks.hasNext()) {
       long[] chunk = readChunk(chunks.next());
-      if (chunkCount++ == 0) {
-        events = chunk;
-      } else {
-        sorted &= chunk.length == 0 || events.length == 0 || events[events.length - width] <= chunk[0];
-        long[] grown = Arrays.copyOf(events, events.length + chunk.length);
-        System.arraycopy(chunk, 0, grown, events.length, chunk.length);
-        events = grown;
+      read.add(chunk);
+      length += chunk.length;
+    }
+    long[] events = read.size() == 1 ? read.get(0) : new long[length];
+    boolean sorted = true;
+    if (read.size() > 1) {
+      int at = 0;
+      for (long[] chunk : read) {
+        sorted &= chunk.length == 0 || at == 0 || events[at - width] <= chunk[0];
+        System.arraycopy(chunk, 0, events, at, chunk.length);
+        at += chunk.length;
       }
     }
-    headCount = events.length / width;
+    chunkCount = read.size();
+    headCount = length / width;
     head = sorted ? events : sortedByTime(events, headCount);
   }
 
