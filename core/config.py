@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.dataclasses import dataclass
+from pydantic_core import ArgsKwargs
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +50,9 @@ ENV_OVERRIDES = {
     "DASHBOARD_PORT": ("dashboard", "port"),
 }
 ACTIONS = ("APPROVED", "REVIEW", "DECLINED")  # by severity
+# Every session the job opens refuses a value it would otherwise truncate or coerce (a server's
+# default may be lenient): the sink quarantines such a row instead of storing it altered.
+STRICT_SQL_MODE = "STRICT_ALL_TABLES"
 FROZEN = {"frozen": True, "config": {"extra": "forbid"}}
 
 
@@ -169,7 +175,8 @@ class MySqlConfig:
         Always the jdbc:mysql scheme, so Spark picks its MySQL dialect (backquoted names);
         MariaDB Connector/J accepts it with permitMysqlScheme.
         """
-        timeouts = f"connectTimeout={self.connect_timeout_s * 1000}&socketTimeout={self.read_timeout_s * 1000}"
+        timeouts = (f"connectTimeout={self.connect_timeout_s * 1000}&socketTimeout={self.read_timeout_s * 1000}"
+                    f"&sessionVariables=sql_mode={STRICT_SQL_MODE}")
         if self.flavor == "mariadb":
             return (f"jdbc:mysql://{self.host}:{self.port}/{self.database}"
                     f"?permitMysqlScheme=true&useBulkStmts=true&{timeouts}")
@@ -324,6 +331,75 @@ class ContractConfig:
     event_time_past_days: Annotated[int, Field(ge=1, le=36500)] = 3650       # before it
 
 
+@dataclass(**FROZEN)
+class RatesVersion:
+    """One version of the exchange-rate table: from when it holds, and for each currency how many
+    units of the base currency one unit of it is worth. A currency it does not list is not
+    convertible while it holds."""
+
+    version: Annotated[str, Field(min_length=1, max_length=32)]
+    effective_from: datetime
+    rates: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Annotated[Decimal, Field(gt=0, max_digits=20,
+                                                                                        decimal_places=10)]]
+
+    @field_validator("effective_from")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must have a time zone (e.g. 2025-01-01T00:00:00Z)")
+        return value
+
+
+def _read_rates_file(values: Any) -> Any:
+    """Fill `versions` from `rates_file` (YAML: versions: [...]) unless given inline."""
+    if isinstance(values, ArgsKwargs) and not values.args:
+        return ArgsKwargs((), _read_rates_file(dict(values.kwargs or {})))
+    if isinstance(values, dict) and "versions" not in values:
+        import yaml
+
+        path = _project_path(Path(values.get("rates_file", DEFAULT_RATES_FILE)))
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ValueError(f"rates file {path} not found") from None
+        return {**values, "versions": document.get("versions") or ()}
+    return values
+
+
+@dataclass(**FROZEN)
+class CurrencyConfig:
+    """The base currency features and rules see amounts in, and the versioned rates into it."""
+
+    base: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
+    rates_file: ProjectPath = Field(Path("conf/currency_rates.yaml"), validate_default=True)
+    versions: tuple[RatesVersion, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load_versions(cls, values: Any) -> Any:
+        return _read_rates_file(values)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CurrencyConfig:
+        from core.currencies import ISO_4217_CODES, minor_units
+
+        if self.base not in ISO_4217_CODES or minor_units(self.base) > 2:
+            raise ValueError(f"base {self.base} must be an ISO 4217 code with at most 2 decimals (features add "
+                             "amounts in its cents)")
+        if not self.versions:
+            raise ValueError(f"{self.rates_file} holds no rate versions")
+        starts = [version.effective_from for version in self.versions]
+        if starts != sorted(set(starts)):
+            raise ValueError("rate versions must be in order of effective_from, each from a later time")
+        for version in self.versions:
+            unknown = sorted(set(version.rates) - ISO_4217_CODES)
+            if unknown or version.rates.get(self.base) != 1:
+                raise ValueError(f"rates version {version.version}: every code must be ISO 4217 (not {unknown}) "
+                                 f"and the base {self.base} must have rate 1")
+        return self
+
+
+DEFAULT_RATES_FILE = Path("conf/currency_rates.yaml")
 _SOURCES: ContextVar[tuple[Path, Mapping[str, str]]] = ContextVar("config_sources")
 
 
@@ -360,6 +436,7 @@ class AppConfig(BaseSettings):
     decisions: DecisionsConfig = DecisionsConfig()
     dashboard: DashboardConfig = DashboardConfig()
     contract: ContractConfig = ContractConfig()
+    currency: CurrencyConfig = Field(default_factory=CurrencyConfig)
     source_path: Path
 
     @model_validator(mode="before")

@@ -2,7 +2,9 @@
 
 Every row records the decision and its reasons: the ids of the rules that fired and the
 score band. The most severe action wins. A rule that does not compile, or is not boolean,
-stops the job at start with the rule's id.
+stops the job at start with the rule's id. A rule that raises while it runs (a division by zero
+under ANSI mode, a bad cast) counts as not fired for that row only: the row records the rule's
+id in rule_errors and the sink counts and logs it; the stream goes on.
 """
 from __future__ import annotations
 
@@ -87,23 +89,38 @@ def reaches_outside_sql(class_name: str) -> bool:
                                                                 for package in OUTSIDE_SQL_PACKAGES)
 
 
+def rule_outcome(rule: DecisionRule) -> Column:
+    """The rule's condition evaluated per row: true or false (NULL counts as false), NULL when it
+    raised for that row (Spark's TryEval around it: the error does not fail the task)."""
+    spark = SparkSession.getActiveSession()
+    jvm = spark.sparkContext._jvm
+    expressions = jvm.org.apache.spark.sql.catalyst.expressions
+    condition = spark._jsparkSession.sessionState().sqlParser().parseExpression(rule.when)
+    never_null = expressions.Coalesce(jvm.scala.jdk.javaapi.CollectionConverters.asScala(
+        [condition, expressions.Literal.create(False, jvm.org.apache.spark.sql.types.DataTypes.BooleanType)]).toSeq())
+    return Column(jvm.org.apache.spark.sql.classic.ExpressionUtils.column(expressions.TryEval(never_null)))
+
+
 def decision_columns(rules: tuple[DecisionRule, ...], bands: ScoreBands) -> dict[str, Column]:
-    """score_band, reasons (fired rule ids, then the band) and decision, over a frame with the
-    payment, its features and score."""
+    """score_band, reasons (fired rule ids, then the band), decision and rule_errors (ids of the
+    rules that raised for the row), over a frame with the payment, its features and score."""
     band = score_band(F.col("score"), bands)
-    conditions = [F.expr(rule.when) for rule in rules]
+    outcomes = [rule_outcome(rule) for rule in rules]
+    conditions = [F.coalesce(outcome, F.lit(False)) for outcome in outcomes]
     fired = [F.when(condition, F.lit(rule.id)) for condition, rule in zip(conditions, rules, strict=True)]
+    errors = [F.when(outcome.isNull(), F.lit(rule.id)) for outcome, rule in zip(outcomes, rules, strict=True)]
     band_severity = F.when(band == "SCORE_HIGH", SEVERITY[BAND_ACTION["SCORE_HIGH"]]).when(
         band == "SCORE_MEDIUM", SEVERITY[BAND_ACTION["SCORE_MEDIUM"]]).otherwise(SEVERITY["APPROVED"])
     rule_severities = [F.when(condition, F.lit(SEVERITY[rule.action])).otherwise(0)
                        for condition, rule in zip(conditions, rules, strict=True)]
     severity = F.greatest(band_severity, *rule_severities) if rules else band_severity
     return {"score_band": band, "reasons": F.concat_ws(",", *fired, band),
-            "decision": F.element_at(F.array(*[F.lit(a) for a in ACTIONS]), severity + 1)}
+            "decision": F.element_at(F.array(*[F.lit(a) for a in ACTIONS]), severity + 1),
+            "rule_errors": F.nullif(F.concat_ws(",", *errors), F.lit(""))}
 
 
 def with_decision(rules: tuple[DecisionRule, ...], bands: ScoreBands, is_scored: Column):
-    """Transform: add score_band, reasons and decision to the rows is_scored selects (NULL for
+    """Transform: add score_band, reasons, decision and rule_errors to the rows is_scored selects (NULL for
     the others, whose rules are never evaluated). The columns are built once, when the query
     is defined."""
     columns = {name: F.when(is_scored, column) for name, column in decision_columns(rules, bands).items()}

@@ -14,7 +14,8 @@ TEXT_ID_PATTERN = rf"^[^{NOT_ID_CHARACTERS}]+(?![\s\S])"
 RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+\-]\d{2}:\d{2})$"
 MAX_ID_LENGTH = 64
 MIN_AMOUNT = 0  # inclusive: a zero-amount authorisation (card verification) is a payment
-MAX_AMOUNT = 1_000_000
+MAX_AMOUNT = 1_000_000  # in the base currency (currency.base), once converted
+MAX_AMOUNT_AS_SENT = 100_000_000_000_000  # in any currency (fits events.schemas.AMOUNT_TYPE)
 DEFAULT_CURRENCY = "EUR"
 MAX_MESSAGE_BYTES = 16_384
 RAW_PREFIX_BYTES = 1_024
@@ -41,10 +42,14 @@ class Reason:
     DUPLICATE_CONFLICT = "DUPLICATE_CONFLICT"  # same transaction_id, other content (features/, sinks/)
     # A label for no payment the job scored for that customer (java/velocity-state, customer operator).
     LABEL_UNKNOWN_TRANSACTION = "LABEL_UNKNOWN_TRANSACTION"
+    # A valid record the database refused to store (a constraint, a trigger; sinks/jdbc.py).
+    UNWRITABLE_RECORD = "UNWRITABLE_RECORD"
+    # A currency the rates version in force at event_time lists no rate for (conf/currency_rates.yaml).
+    CURRENCY_NOT_CONVERTIBLE = "CURRENCY_NOT_CONVERTIBLE"
 
     ALL = (NOT_UTF8, OVERSIZE, BAD_JSON, MISSING_FIELD, WRONG_TYPE, BAD_ID, AMOUNT_OUT_OF_RANGE,
            AMOUNT_PRECISION, BAD_CURRENCY, BAD_TIMESTAMP, EVENT_TIME_OUT_OF_RANGE, DUPLICATE_CONFLICT,
-           LABEL_UNKNOWN_TRANSACTION)
+           CURRENCY_NOT_CONVERTIBLE, LABEL_UNKNOWN_TRANSACTION, UNWRITABLE_RECORD)
 
 
 @dataclass(frozen=True)

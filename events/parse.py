@@ -11,9 +11,12 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from core.config import CurrencyConfig
+from core.currencies import ISO_4217_CODES
 from events.contract import (
     DEFAULT_CURRENCY,
     MAX_AMOUNT,
+    MAX_AMOUNT_AS_SENT,
     MAX_ID_LENGTH,
     MAX_MESSAGE_BYTES,
     MAX_REASON_MESSAGE_CHARS,
@@ -27,7 +30,7 @@ from events.contract import (
     EventTimeBounds,
     Reason,
 )
-from events.currencies import ISO_4217_CODES
+from events.conversion import base_amount_column, minor_units_column, rounded_to_minor_units
 from events.schemas import AMOUNT_TYPE, FRAUD_LABEL_SCHEMA, PAYMENT_SCHEMA, REJECTED_SCHEMA
 
 _NUMBER_TYPE = r"^(TINYINT|SMALLINT|INT|BIGINT|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\))$"
@@ -110,17 +113,20 @@ def first_failure(checks: list[tuple[Column, str, Column]]) -> Column:
 
 def parse_records(records_df: DataFrame, is_label: Column | None = None,
                   max_message_bytes: int = MAX_MESSAGE_BYTES,
-                  event_time_bounds: EventTimeBounds = EventTimeBounds()) -> DataFrame:
+                  event_time_bounds: EventTimeBounds = EventTimeBounds(),
+                  currency: CurrencyConfig | None = None) -> DataFrame:
     """Kafka records (KAFKA_RECORD_SCHEMA) -> one PARSED_RECORD_SCHEMA row each.
 
     is_label: which records are fraud labels (e.g. topic = the labels topic); the rest are payments.
-    Only a valid record keeps its event_time (the column the watermark is computed from).
+    Only a valid record keeps its event_time (the column the watermark is computed from). A
+    payment's amount_base is its amount in the base currency (currency: the rates; conf/ by default).
     """
+    currency = currency or CurrencyConfig()
     labelled_df = records_df.withColumn("_is_label", is_label if is_label is not None else F.lit(False))
-    fields_df = with_contract_fields(with_json_document(labelled_df, max_message_bytes))
+    fields_df = with_base_amount(with_contract_fields(with_json_document(labelled_df, max_message_bytes)), currency)
     time_check = event_time_check(event_time_bounds)
     reason = F.when(F.col("_is_label"), first_failure([*label_checks(max_message_bytes), time_check])).otherwise(
-        first_failure([*payment_checks(max_message_bytes), time_check]))
+        first_failure([*payment_checks(max_message_bytes), time_check, *conversion_checks(currency)]))
     checked_df = fields_df.withColumn("_reason", reason)
     rejected, label = F.col("_reason").isNotNull(), F.col("_is_label")
     return checked_df.select(
@@ -139,10 +145,35 @@ def parse_records(records_df: DataFrame, is_label: Column | None = None,
         F.col("_terminal_id").alias("terminal_id"),
         F.when(~rejected, F.col("_amount").try_cast(AMOUNT_TYPE)).alias("amount"),
         F.col("_currency").alias("currency"),
+        F.when(~rejected, F.col("_amount_base")).alias("amount_base"),
         F.when(~rejected, F.col("_event_time")).alias("event_time"),
         F.col("_is_fraud").alias("is_fraud"),
         F.col("_labeled_at").alias("labeled_at"),
     )
+
+
+def amount_in_range() -> Column:
+    return (F.col("_amount") >= MIN_AMOUNT) & (F.col("_amount") <= MAX_AMOUNT_AS_SENT)
+
+
+def with_base_amount(fields_df: DataFrame, currency: CurrencyConfig) -> DataFrame:
+    """+ `_amount_base`: a payment's amount in the base currency at its event time (NULL when its
+    amount is out of range or its currency has no rate then)."""
+    converted = base_amount_column(currency, F.col("_amount"), F.col("_currency"), F.col("_event_time"))
+    return fields_df.withColumn("_amount_base", F.when(~F.col("_is_label") & amount_in_range(), converted))
+
+
+def conversion_checks(currency: CurrencyConfig) -> list[tuple[Column, str, Column]]:
+    """A payment's currency has a rate at its event time, and its converted amount is in range
+    (checked after the event time is)."""
+    return [
+        (F.col("_amount_base").isNull(), Reason.CURRENCY_NOT_CONVERTIBLE,
+         F.concat(F.lit("no exchange rate from "), F.col("_currency"), F.lit(f" to {currency.base} at "),
+                  F.col("_event_time_text"), F.lit(" (conf/currency_rates.yaml)"))),
+        (F.col("_amount_base") > MAX_AMOUNT, Reason.AMOUNT_OUT_OF_RANGE,
+         F.concat(amount_text(), F.lit(" "), F.col("_currency"), F.lit(" is "), F.col("_amount_base").cast("string"),
+                  F.lit(f" {currency.base}; the limit is {MAX_AMOUNT} {currency.base}"))),
+    ]
 
 
 def event_time_check(bounds: EventTimeBounds) -> tuple[Column, str, Column]:
@@ -196,11 +227,13 @@ def payment_checks(max_message_bytes: int) -> list[tuple[Column, str, Column]]:
          F.lit("customer_id must be 1-64 characters, none of them control, format or separator characters")),
         (_bad_text_id(F.col("_terminal_id")), Reason.BAD_ID,
          F.lit("terminal_id must be 1-64 characters, none of them control, format or separator characters")),
-        (F.col("_amount").isNull() | (F.col("_amount") < MIN_AMOUNT) | (F.col("_amount") > MAX_AMOUNT),
-         Reason.AMOUNT_OUT_OF_RANGE,
-         F.concat(F.lit(f"amount must be >= {MIN_AMOUNT} and <= {MAX_AMOUNT}, got "), amount_text())),
-        (F.col("_amount") != F.round("_amount", 2), Reason.AMOUNT_PRECISION,
-         F.concat(F.lit("amount has more than 2 decimals: "), amount_text())),
+        (F.col("_amount").isNull() | ~amount_in_range(), Reason.AMOUNT_OUT_OF_RANGE,
+         F.concat(F.lit(f"amount must be >= {MIN_AMOUNT} and at most {MAX_AMOUNT} in the base currency, got "),
+                  amount_text())),
+        (F.col("_amount") != rounded_to_minor_units(F.col("_amount"), minor_units_column(F.col("_currency"))),
+         Reason.AMOUNT_PRECISION,
+         F.concat(F.lit("amount has more decimals than "), F.col("_currency"), F.lit(" allows ("),
+                  minor_units_column(F.col("_currency")).cast("string"), F.lit("): "), amount_text())),
         (~F.col("_currency").isin(*sorted(ISO_4217_CODES)), Reason.BAD_CURRENCY,
          F.concat(F.lit("currency is not an ISO 4217 code: "), F.col("_currency"))),
         (~F.col("_event_time_text").rlike(RFC3339_PATTERN) | F.col("_event_time").isNull(),

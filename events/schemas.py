@@ -15,7 +15,8 @@ KAFKA_RECORD_SCHEMA = T.StructType([
     T.StructField("timestamp", T.TimestampType(), True),
 ])
 
-AMOUNT_TYPE = T.DecimalType(9, 2)
+AMOUNT_TYPE = T.DecimalType(19, 4)       # as sent, in its currency's minor units (up to 4: CLF)
+BASE_AMOUNT_TYPE = T.DecimalType(9, 2)   # in the base currency (currency.base), what features add
 
 # A valid payment, as the contract (v1) defines it, with where it came from in Kafka.
 PAYMENT_SCHEMA = T.StructType([
@@ -24,6 +25,7 @@ PAYMENT_SCHEMA = T.StructType([
     T.StructField("terminal_id", T.StringType(), False),
     T.StructField("amount", AMOUNT_TYPE, False),
     T.StructField("currency", T.StringType(), False),
+    T.StructField("amount_base", BASE_AMOUNT_TYPE, False),
     T.StructField("event_time", T.TimestampType(), False),
     T.StructField("kafka_partition", T.IntegerType(), False),
     T.StructField("kafka_offset", T.LongType(), False),
@@ -72,6 +74,7 @@ PARSED_RECORD_SCHEMA = T.StructType([
     T.StructField("terminal_id", T.StringType(), True),
     T.StructField("amount", AMOUNT_TYPE, True),
     T.StructField("currency", T.StringType(), True),
+    T.StructField("amount_base", BASE_AMOUNT_TYPE, True),
     T.StructField("event_time", T.TimestampType(), True),
     T.StructField("is_fraud", T.BooleanType(), True),
     T.StructField("labeled_at", T.TimestampType(), True),
@@ -100,6 +103,6 @@ def scored_payment_schema(feature_names: list[str]) -> T.StructType:
 
 
 # Columns a scored payment gets after its features (udfs/, decisions/), stored with it.
-DECISION_COLUMNS = ("score", "model_version", "score_band", "reasons", "decision")
+DECISION_COLUMNS = ("score", "model_version", "score_band", "reasons", "decision", "rule_errors")
 # Every row the sink writes names its micro-batch: the streaming query's id and the batch id.
 BATCH_TAG_COLUMNS = ("stream_id", "batch_id")

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from core.config import FeatureConfig
-from events.schemas import AMOUNT_TYPE, PARSED_RECORD_SCHEMA
+from events.schemas import AMOUNT_TYPE, BASE_AMOUNT_TYPE, PARSED_RECORD_SCHEMA
 from features.calendar import with_calendar_features
 from features.definitions import all_feature_names
 from features.velocity import BLOCK_EVENTS, is_scored, with_velocity_features
@@ -79,8 +79,9 @@ def training_frame(spark: SparkSession, records: pd.DataFrame) -> DataFrame:
     return spark.createDataFrame(records, TRAINING_RECORD_SCHEMA)
 
 
-def as_parsed_records(records_df: DataFrame) -> DataFrame:
-    """training_records as the parser's output (PARSED_RECORD_SCHEMA), what the operators read."""
+def as_parsed_records(records_df: DataFrame, base_currency: str = "EUR") -> DataFrame:
+    """training_records as the parser's output (PARSED_RECORD_SCHEMA), what the operators read.
+    The training data's amounts are in the base currency (amount_base = amount)."""
     micros = lambda name: F.timestamp_micros(F.col(name))  # noqa: E731
     return records_df.select(
         F.lit(TRAINING_TOPIC).alias("kafka_topic"), F.lit(0).alias("kafka_partition"),
@@ -89,16 +90,18 @@ def as_parsed_records(records_df: DataFrame) -> DataFrame:
         F.lit(None).cast("string").alias("reason_message"), F.lit(None).cast("binary").alias("raw_value_prefix"),
         F.lit(0).alias("raw_value_length"), "transaction_id", "customer_id", "terminal_id",
         (F.col("amount_cents").cast("decimal(18,0)") / 100).cast(AMOUNT_TYPE).alias("amount"),
-        F.when(~F.col("is_label"), F.lit("EUR")).alias("currency"), micros("event_us").alias("event_time"),
+        F.when(~F.col("is_label"), F.lit(base_currency)).alias("currency"),
+        (F.col("amount_cents").cast("decimal(18,0)") / 100).cast(BASE_AMOUNT_TYPE).alias("amount_base"),
+        micros("event_us").alias("event_time"),
         F.col("is_fraud").cast("boolean"), micros("labeled_at_us").alias("labeled_at"),
     ).select(*PARSED_RECORD_SCHEMA.fieldNames())
 
 
 def compute_features(spark: SparkSession, dataset: pd.DataFrame, labels: pd.DataFrame, config: FeatureConfig,
-                     block_events: int = BLOCK_EVENTS) -> pd.DataFrame:
+                     block_events: int = BLOCK_EVENTS, base_currency: str = "EUR") -> pd.DataFrame:
     """Every feature of every payment of the dataset, as the stream computes them (same index as
     dataset), with is_duplicate for a transaction id seen earlier in event-time order."""
-    records_df = as_parsed_records(training_frame(spark, training_records(dataset, labels)))
+    records_df = as_parsed_records(training_frame(spark, training_records(dataset, labels)), base_currency)
     featured_df = (records_df.transform(with_velocity_features(config, streaming=False, block_events=block_events))
                    .transform(with_calendar_features))
     names = [name for name in all_feature_names(config) if name != "amount"]

@@ -63,7 +63,8 @@ def main(argv=None) -> int:
                        "days": params.n_days, "seed": params.seed}
     delay = timedelta(days=config.features.label_delay_days)
     spark = build_spark_session(config, "train-model")
-    features = compute_features(spark, dataset, labels_after_delay(dataset, delay), config.features)
+    features = compute_features(spark, dataset, labels_after_delay(dataset, delay), config.features,
+                                base_currency=config.currency.base)
     frame = pd.concat([dataset[["transaction_id", "customer_id", "event_time", "is_fraud"]],
                        features.drop(columns=["amount"], errors="ignore"), dataset[["amount"]]], axis=1)
     log.info("features of %d payments in %.1f s", len(frame), time.monotonic() - started)

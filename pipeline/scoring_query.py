@@ -58,7 +58,7 @@ def with_parsed_records(config: AppConfig) -> Callable[[DataFrame], DataFrame]:
     def transform(records_df: DataFrame) -> DataFrame:
         cores = records_df.sparkSession.sparkContext.defaultParallelism
         return parse_records(records_df.coalesce(cores), F.col("topic") == config.kafka.topics.labels,
-                             event_time_bounds=event_time_bounds(config))
+                             event_time_bounds=event_time_bounds(config), currency=config.currency)
     return transform
 
 

@@ -51,7 +51,8 @@ def write_and_commit(batch_df: DataFrame, key: BatchKey, sink: MySqlBatchSink, c
     clock.lap("write")
     # Rare (a repeat of an id stored under another customer, by another stream, or long ago): the
     # batch is computed again for it, from the same records and the same state.
-    skipped = resolve_skipped(batch_df, key, sink.mysql) if sink.landed(key) < figures.payments else Skipped()
+    landed = sink.landed(key) + figures.quarantined_payments
+    skipped = resolve_skipped(batch_df, key, sink.mysql) if landed < figures.payments else Skipped()
     fault_point(AFTER_APPEND_BEFORE_COMMIT, key.batch_id)
     result = sink.commit(key, figures, skipped, started_at)
     clock.lap("commit")
@@ -88,3 +89,10 @@ def log_batch(summary: dict) -> None:
              summary["rows_in"], summary["scored"], summary["rejected"], summary["duplicates"], summary["alerts"],
              summary["labels"], seconds, summary["rows_in"] / seconds if seconds else 0.0,
              summary["latency_p50_ms"], summary["latency_p99_ms"], summary["latency_max_ms"], summary["stages"])
+    if summary.get("rule_errors"):
+        log.warning("batch %d: a decision rule raised for %d payments; counted as not fired for them (the rule "
+                    "ids are in scored_transactions.rule_errors)", summary["batch_id"], summary["rule_errors"])
+    if summary.get("quarantined"):
+        log.warning("batch %d: the database refused %d records; they are quarantined in rejected_payments as "
+                    "UNWRITABLE_RECORD with its error, and the rest of the batch committed", summary["batch_id"],
+                    summary["quarantined"])

@@ -23,9 +23,12 @@ def jdbc_options(mysql: MySqlConfig) -> dict[str, str]:
 
 
 def append_routed(rows_df: DataFrame, route_column: str, columns_by_table: dict[str, list[str]],
-                  mysql: MySqlConfig) -> None:
+                  mysql: MySqlConfig, quarantine: tuple[str, str] | None = None) -> dict[str, int]:
     """Append each row to the table its route_column names (NULL: nowhere) with that table's
-    columns: INSERT IGNORE, one transaction per partition, in one pass over the frame."""
+    columns: one transaction per partition, in one pass over the frame; a row whose key is
+    already stored is skipped. A row the database refuses (its data, a constraint) goes to the
+    quarantine (table, reason code) when given, else fails the write. Returns the rows
+    quarantined per table."""
     for table in columns_by_table:
         identifier(table)
     jvm = rows_df.sparkSession.sparkContext._jvm
@@ -35,8 +38,11 @@ def append_routed(rows_df: DataFrame, route_column: str, columns_by_table: dict[
         raise SinkJarMissingError(f"{APPEND_CLASS} is not on Spark's class path ({error}); run `make setup`, which "
                                   "builds .deps/spark-jars/payscore-jdbc-sink.jar") from None
     options = jdbc_options(mysql)
-    append(rows_df._jdf, route_column, json.dumps(columns_by_table), options["url"], options["driver"],
-           options["user"], options["password"], mysql.jdbc_batch_size)
+    quarantine_table, quarantine_reason = quarantine or (None, None)
+    quarantined = append(rows_df._jdf, route_column, json.dumps(columns_by_table), options["url"], options["driver"],
+                         options["user"], options["password"], mysql.jdbc_batch_size, quarantine_table,
+                         quarantine_reason)
+    return {table: int(quarantined.get(table)) for table in columns_by_table}
 
 
 def jdbc_query(spark: SparkSession, mysql: MySqlConfig, query: str) -> DataFrame:

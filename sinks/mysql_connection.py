@@ -14,7 +14,7 @@ from typing import TypeVar
 import pymysql
 from pydantic import SecretStr
 
-from core.config import PROJECT_ROOT, MySqlConfig
+from core.config import PROJECT_ROOT, STRICT_SQL_MODE, MySqlConfig
 
 SQL_DIR = PROJECT_ROOT / "sql"
 _NAMED = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
@@ -32,7 +32,8 @@ def connect_arguments(mysql: MySqlConfig, user: str | None = None, password: Sec
     return {"host": mysql.host, "port": mysql.port, "database": mysql.database, "user": user or mysql.user,
             "password": (password or mysql.secret()).get_secret_value(), "autocommit": autocommit, "charset": "utf8mb4",
             "connect_timeout": mysql.connect_timeout_s, "read_timeout": mysql.read_timeout_s,
-            "write_timeout": mysql.write_timeout_s, "init_command": "SET time_zone = '+00:00'"}
+            "write_timeout": mysql.write_timeout_s, "init_command": "SET time_zone = '+00:00'",
+            "sql_mode": STRICT_SQL_MODE}
 
 
 def connect(mysql: MySqlConfig, user: str | None = None, password: SecretStr | None = None,

@@ -3,9 +3,10 @@ then one MySQL transaction on the driver writes the batch's ledger row.
 
 Exactly-once effect:
 * every row is tagged with the streaming query's id (stream_id, stable for a checkpoint) and
-  the batch id, and appended with INSERT IGNORE into a keyed table: scored payments
-  (transaction_id), fraud labels (transaction_id), rejected messages (topic, partition, offset),
-  each executor's rows in one transaction (sinks/jdbc.py);
+  the batch id, and appended into a keyed table: scored payments (transaction_id), fraud labels
+  (transaction_id, partition, offset), rejected messages (topic, partition, offset), each
+  executor's rows in one transaction (sinks/jdbc.py); a key already stored is skipped, a row the
+  database refuses (a constraint, a trigger) is quarantined in rejected_payments with the error;
 * then ONE transaction copies the batch's alerts into payment_alerts and writes its ledger
   row in stream_batches (counts, decisions, latency).
 A batch replayed after a crash either finds its ledger row (nothing is written again) or does
@@ -74,21 +75,29 @@ class BatchFigures:
     labels: int
     rejected: int         # invalid messages
     late_rows: int
+    rule_errors: int      # payments for which a decision rule raised (counted as not fired)
     sent_quantiles_us: tuple[int, ...]  # send times of the scored payments at LATENCY_QUANTILES
     first_sent_us: int | None
+    quarantined_payments: int = 0  # refused by the database: in rejected_payments as UNWRITABLE_RECORD
+    quarantined_labels: int = 0
 
     @staticmethod
-    def of(metrics: dict) -> BatchFigures:
+    def of(metrics: dict, quarantined: dict[str, int]) -> BatchFigures:
         return BatchFigures(
             **{name: int(metrics.get(name) or 0) for name in
-               ("rows_in", "payments", "resent", "conflicts", "labels", "rejected", "late_rows")},
+               ("rows_in", "payments", "resent", "conflicts", "labels", "rejected", "late_rows", "rule_errors")},
             sent_quantiles_us=tuple(int(v) for v in (metrics.get("sent_quantiles") or ())),
-            first_sent_us=metrics.get("first_sent_us"))
+            first_sent_us=metrics.get("first_sent_us"),
+            quarantined_payments=quarantined.get(SCORED_TABLE, 0), quarantined_labels=quarantined.get(LABELS_TABLE, 0))
+
+    @property
+    def quarantined(self) -> int:
+        return self.quarantined_payments + self.quarantined_labels
 
 
 @dataclass(frozen=True)
 class Skipped:
-    """Written payments that INSERT IGNORE skipped because their transaction_id was already
+    """Written payments that the append skipped because their transaction_id was already
     stored (by another stream, or beyond the operators' memory): sinks/resends.py."""
 
     resent: int = 0
@@ -123,6 +132,7 @@ def batch_metrics() -> list[Column]:
             F.count_if(valid & F.col("is_label")).alias("labels"),
             F.count_if(~valid).alias("rejected"),
             F.count_if(scored & (F.col("is_late") == 1)).alias("late_rows"),
+            F.count_if(scored & F.col("rule_errors").isNotNull()).alias("rule_errors"),
             F.percentile_approx(F.when(scored, sent_us), list(LATENCY_QUANTILES), 10_000).alias("sent_quantiles"),
             F.min(F.when(scored, sent_us)).alias("first_sent_us")]
 
@@ -192,8 +202,9 @@ class MySqlBatchSink:
         observation = Observation(f"payscore_batch_{key.batch_id}")
         routed_df = batch_df.observe(observation, *self.metrics).withColumns(
             {**self.routing, "stream_id": F.lit(key.stream_id), "batch_id": F.lit(key.batch_id)})
-        append_routed(routed_df, SINK_TABLE, self.columns, self.mysql)
-        return BatchFigures.of(observation.get)
+        quarantined = append_routed(routed_df, SINK_TABLE, self.columns, self.mysql,
+                                    quarantine=(REJECTED_TABLE, Reason.UNWRITABLE_RECORD))
+        return BatchFigures.of(observation.get, quarantined)
 
     def landed(self, key: BatchKey) -> int:
         """Scored rows of this batch in scored_transactions."""
@@ -218,12 +229,16 @@ class MySqlBatchSink:
         check_accounted(key, figures, skipped, scored)
         alerts = cursor.execute(self.statements["record_alerts"], params) if scored else 0
         latency = latency_percentiles(figures)
-        stored = {"scored": scored, "rejected": figures.rejected + figures.conflicts + skipped.conflicts,
-                  "duplicates": figures.resent + skipped.resent, "alerts": alerts, "labels": figures.labels}
+        stored = {"scored": scored,
+                  "rejected": figures.rejected + figures.conflicts + skipped.conflicts + figures.quarantined,
+                  "duplicates": figures.resent + skipped.resent, "alerts": alerts,
+                  "labels": figures.labels - figures.quarantined_labels, "quarantined": figures.quarantined,
+                  "rule_errors": figures.rule_errors}
         cursor.execute(self.statements["record_batch"], {
             **key.params(), **self._rollup(cursor, key, scored), **latency,
             "rows_in": figures.rows_in, "rows_scored": scored, "rows_rejected": stored["rejected"],
-            "rows_duplicate": stored["duplicates"], "alerts": alerts, "labels_in": figures.labels,
+            "rows_duplicate": stored["duplicates"], "alerts": alerts, "labels_in": stored["labels"],
+            "rows_rule_errors": figures.rule_errors, "rows_quarantined": figures.quarantined,
             "late_rows": figures.late_rows, "model_version": self.model_version, "started_at": started_at})
         return CommitResult(stored, latency)
 
@@ -241,11 +256,11 @@ class MySqlBatchSink:
 
 
 def check_accounted(key: BatchKey, figures: BatchFigures, skipped: Skipped, scored: int) -> None:
-    """Every payment written is stored, or a resend or conflict of a stored one."""
-    if scored + skipped.resent + skipped.conflicts != figures.payments:
+    """Every payment written is stored, quarantined, or a resend or conflict of a stored one."""
+    if scored + figures.quarantined_payments + skipped.resent + skipped.conflicts != figures.payments:
         raise RuntimeError(f"batch {key.batch_id}: {figures.payments} payments written, {scored} stored, "
-                           f"{skipped.resent} resent and {skipped.conflicts} conflicting: the rows do not add up "
-                           "(another writer on this stream?)")
+                           f"{figures.quarantined_payments} quarantined, {skipped.resent} resent and "
+                           f"{skipped.conflicts} conflicting: the rows do not add up (another writer on this stream?)")
 
 
 def latency_percentiles(figures: BatchFigures) -> dict:

@@ -1,4 +1,4 @@
-"""Written payments that INSERT IGNORE skipped because their transaction_id was already stored:
+"""Written payments that the append skipped because their transaction_id was already stored:
 a resend (same content as the stored row: counted, not stored again) or a conflict (other
 content: rejected as DUPLICATE_CONFLICT).
 
@@ -33,7 +33,7 @@ ID_CHUNK = 1000
 
 
 class ResendError(RuntimeError):
-    """A payment INSERT IGNORE skipped has no stored row: the table changed under the job."""
+    """A payment the append skipped has no stored row: the table changed under the job."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def payment_content(row: dict) -> tuple:
     """The fields that make two messages with one transaction_id the same payment."""
     event_time = pd.Timestamp(row["event_time"])
     event_time = event_time.tz_convert("UTC").tz_localize(None) if event_time.tzinfo else event_time
-    return (row["customer_id"], row["terminal_id"], Decimal(str(row["amount"])).quantize(Decimal("0.01")),
+    return (row["customer_id"], row["terminal_id"], Decimal(str(row["amount"])).quantize(Decimal("0.0001")),
             row["currency"], event_time.to_pydatetime())
 
 
@@ -61,11 +61,15 @@ def stored_payment(row: tuple) -> StoredPayment:
                          payment_content(dict(zip(CONTENT, content, strict=True))))
 
 
-def classify(rows: pd.DataFrame, stored: dict[str, StoredPayment], key: BatchKey) -> pd.DataFrame:
-    """CLASSIFIED_SCHEMA rows for the written payments that are not the stored row themselves."""
+def classify(rows: pd.DataFrame, stored: dict[str, StoredPayment], key: BatchKey,
+             quarantined: frozenset[tuple] = frozenset()) -> pd.DataFrame:
+    """CLASSIFIED_SCHEMA rows for the written payments that are not the stored row themselves
+    (nor quarantined: the database refused them, rejected_payments has them)."""
     out = []
     for row in rows.to_dict("records"):
         original = stored.get(row["transaction_id"])
+        if original is None and (row["kafka_topic"], row["kafka_partition"], row["kafka_offset"]) in quarantined:
+            continue
         if original is None:
             raise ResendError(f"transaction {row['transaction_id']} (partition {row['kafka_partition']}, offset "
                               f"{row['kafka_offset']}) was not stored and has no earlier copy in scored_transactions")
@@ -84,17 +88,26 @@ def classify(rows: pd.DataFrame, stored: dict[str, StoredPayment], key: BatchKey
 
 def classifier(mysql: MySqlConfig, key: BatchKey) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     """The mapInPandas function: each executor looks its payments' ids up in scored_transactions."""
-    arguments, statement = connect_arguments(mysql), named_statements(COMMIT_SQL)["stored_payments"]
+    arguments, statements = connect_arguments(mysql), named_statements(COMMIT_SQL)
 
     def classify_partition(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         import pymysql
         connection = pymysql.connect(**arguments)
         try:
+            quarantined = quarantined_offsets(connection, statements["quarantined_offsets"], key)
             for chunk in chunks:
-                yield classify(chunk, stored_copies(connection, statement, chunk["transaction_id"].tolist()), key)
+                stored = stored_copies(connection, statements["stored_payments"], chunk["transaction_id"].tolist())
+                yield classify(chunk, stored, key, quarantined)
         finally:
             connection.close()
     return classify_partition
+
+
+def quarantined_offsets(connection, statement: str, key: BatchKey) -> frozenset[tuple]:
+    """(topic, partition, offset) of the batch's records the database refused."""
+    with connection.cursor() as cursor:
+        cursor.execute(statement, {**key.params(), "reason_code": Reason.UNWRITABLE_RECORD})
+        return frozenset((topic, int(partition), int(offset)) for topic, partition, offset in cursor.fetchall())
 
 
 def stored_copies(connection, statement: str, ids: list[str]) -> dict[str, StoredPayment]:

@@ -2,8 +2,9 @@
 -- sinks/kafka_outbox.py). Every value is a parameter; {ids} is a list of %s placeholders, one
 -- per transaction id.
 --
--- Spark's JDBC writer (on the executors) appends the scored payments, fraud labels and rejected
--- messages (INSERT IGNORE, tagged stream_id/batch_id); then ONE transaction copies the alerts
+-- The executors append the scored payments, fraud labels and rejected messages (tagged
+-- stream_id/batch_id; a key already stored is skipped, a row the database refuses is quarantined
+-- in rejected_payments: sinks/jdbc.py); then ONE transaction copies the alerts
 -- and writes the ledger row. A batch without a ledger row is not committed: its rows are
 -- deleted and written again when Spark replays it.
 
@@ -34,27 +35,33 @@ WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s
 GROUP BY decision, score_bin;
 
 -- name: stored_payments
--- The stored copies of transactions a batch wrote but INSERT IGNORE skipped (sinks/resends.py).
+-- The stored copies of transactions a batch wrote but the append skipped (sinks/resends.py).
 SELECT transaction_id, stream_id, batch_id, kafka_partition, kafka_offset,
        customer_id, terminal_id, amount, currency, event_time
 FROM scored_transactions WHERE transaction_id IN ({ids});
 
+-- name: quarantined_offsets
+-- The batch's records the database refused, quarantined in rejected_payments (sinks/resends.py).
+SELECT kafka_topic, kafka_partition, kafka_offset FROM rejected_payments
+WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND reason_code = %(reason_code)s;
+
 -- name: record_alerts
 INSERT IGNORE INTO payment_alerts
-  (transaction_id, customer_id, terminal_id, amount, currency, event_time, decision, score, reasons,
+  (transaction_id, customer_id, terminal_id, amount, currency, amount_base, event_time, decision, score, reasons,
    model_version, stream_id, batch_id, committed_at)
-SELECT transaction_id, customer_id, terminal_id, amount, currency, event_time, decision, score, reasons,
-       model_version, stream_id, batch_id, %(committed_at)s
+SELECT transaction_id, customer_id, terminal_id, amount, currency, amount_base, event_time, decision, score,
+       reasons, model_version, stream_id, batch_id, %(committed_at)s
 FROM scored_transactions
 WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND decision IN ('REVIEW', 'DECLINED');
 
 -- name: record_batch
 INSERT INTO stream_batches
   (stream_id, batch_id, rows_in, rows_scored, rows_rejected, rows_duplicate, alerts, labels_in,
-   late_rows, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms,
+   late_rows, rows_rule_errors, rows_quarantined, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms,
    rows_approved, rows_review, rows_declined, score_histogram, model_version, started_at, committed_at)
 VALUES (%(stream_id)s, %(batch_id)s, %(rows_in)s, %(rows_scored)s, %(rows_rejected)s, %(rows_duplicate)s,
-        %(alerts)s, %(labels_in)s, %(late_rows)s, %(latency_p50_ms)s, %(latency_p95_ms)s,
+        %(alerts)s, %(labels_in)s, %(late_rows)s, %(rows_rule_errors)s, %(rows_quarantined)s,
+        %(latency_p50_ms)s, %(latency_p95_ms)s,
         %(latency_p99_ms)s, %(latency_max_ms)s, %(rows_approved)s, %(rows_review)s, %(rows_declined)s,
         %(score_histogram)s, %(model_version)s, %(started_at)s, UTC_TIMESTAMP(6));
 
@@ -68,8 +75,8 @@ SELECT EXISTS (SELECT 1 FROM payment_alerts
 
 -- name: unpublished_alerts
 -- Read by an executor (Spark's JDBC reader): the key is inlined as literals (BatchKey.in_sql).
-SELECT transaction_id, customer_id, terminal_id, amount, currency, event_time, decision, score, reasons,
-       model_version
+SELECT transaction_id, customer_id, terminal_id, amount, currency, amount_base, event_time, decision, score,
+       reasons, model_version
 FROM payment_alerts
 WHERE published_at IS NULL AND stream_id = %(stream_id)s AND batch_id <= %(batch_id)s;
 

@@ -76,9 +76,14 @@ def shipped_copy(artifact_dir: Path) -> Path:
     return copy if (copy / "metadata.json").exists() else artifact_dir
 
 
+# A model input computed from another column of the scored frame: the model's `amount` is the
+# payment's amount in the base currency (the one it was trained in), whatever it was paid in.
+INPUT_COLUMNS = {"amount": "amount_base"}
+
+
 def model_inputs(model_features: list[str]) -> Column:
     """The model's inputs of a row as one struct of doubles, in the order the model was trained on."""
-    return F.struct(*[F.col(name).cast("double").alias(name) for name in model_features])
+    return F.struct(*[F.col(INPUT_COLUMNS.get(name, name)).cast("double").alias(name) for name in model_features])
 
 
 def model_score_column(artifact_dir: Path, model_features: list[str]) -> Column:

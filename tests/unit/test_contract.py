@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from pyspark.sql import types as T
 
+from core.currencies import ISO_4217_CODES, minor_units
 from events.contract import (
-    MAX_AMOUNT,
+    MAX_AMOUNT_AS_SENT,
     MAX_ID_LENGTH,
     MIN_AMOUNT,
     REQUIRED_FIELDS,
@@ -17,7 +19,6 @@ from events.contract import (
     TRANSACTION_ID_PATTERN,
     Reason,
 )
-from events.currencies import ISO_4217_CODES
 from events.json_contract import LABEL_SCHEMA_FILE, PAYMENT_SCHEMA_FILE, contract_errors, load_schema
 from events.parse import split_payments
 from events.schemas import KAFKA_RECORD_SCHEMA, PAYMENT_SCHEMA
@@ -44,7 +45,11 @@ def test_json_schema_rules_are_the_parser_rules():
     properties = SCHEMA["properties"]
     assert properties["transaction_id"]["pattern"] == TRANSACTION_ID_PATTERN
     assert properties["event_time"]["pattern"] == RFC3339_PATTERN
-    assert properties["amount"]["maximum"] == MAX_AMOUNT and properties["amount"]["minimum"] == MIN_AMOUNT
+    assert properties["amount"]["maximum"] == MAX_AMOUNT_AS_SENT and properties["amount"]["minimum"] == MIN_AMOUNT
+    for rule in SCHEMA["allOf"]:  # a currency's minor units, as the parser has them
+        codes = rule["if"].get("properties", {}).get("currency", {}).get("enum", [])
+        step = Decimal(str(rule["then"]["properties"]["amount"]["multipleOf"]))
+        assert {minor_units(code) for code in codes} <= {-step.as_tuple().exponent}
     assert properties["customer_id"]["maxLength"] == properties["terminal_id"]["maxLength"] == MAX_ID_LENGTH
     assert set(properties["currency"]["enum"]) == ISO_4217_CODES
     assert properties["customer_id"]["pattern"] == properties["terminal_id"]["pattern"] == TEXT_ID_PATTERN
@@ -90,8 +95,11 @@ def test_spark_parser_gives_each_sample_the_same_verdict(spark):
             assert reasons[offset] == EXPECTED_REASON[path.stem], path.name
 
 
-@pytest.mark.parametrize("amount, ok", [("0.07", True), ("57.16", True), ("1e3", True), ("12.345", False)])
-def test_amount_decimals_are_checked_exactly(amount, ok):
+@pytest.mark.parametrize("amount, currency, ok", [
+    ("0.07", None, True), ("57.16", None, True), ("1e3", None, True), ("12.345", None, False),
+    ("1500", "JPY", True), ("12.5", "JPY", False), ("1.234", "BHD", True), ("1.2345", "BHD", False),
+    ("1.2345", "CLF", True), ("1.234", "USD", False)])
+def test_amount_decimals_are_checked_exactly_in_the_currency_s_minor_units(amount, currency, ok):
     raw = ('{"transaction_id":"t","customer_id":"c","terminal_id":"t","amount":' + str(amount)
-           + ',"event_time":"2018-04-01T00:07:56Z"}').encode()
+           + (f',"currency":"{currency}"' if currency else "") + ',"event_time":"2018-04-01T00:07:56Z"}').encode()
     assert (contract_errors(raw) == []) is ok

@@ -76,3 +76,21 @@ def test_rows_that_are_not_scored_get_no_decision_and_their_rules_are_not_evalua
     expected_df = spark.createDataFrame([("paid", "REVIEW", "RATIO,SCORE_LOW"), ("label", None, None)],
                                         "transaction_id string, decision string, reasons string")
     assert_df_equality(actual_df, expected_df, ignore_nullable=True, ignore_row_order=True)
+
+
+def test_a_rule_that_raises_for_a_row_counts_as_not_fired_for_that_row_only(spark):
+    """A division by zero under ANSI SQL fails that row's rule, not the task: the row records the
+    rule in rule_errors and is decided by the other rules and its score band."""
+    assert spark.conf.get("spark.sql.ansi.enabled") == "true"
+    rules = (DecisionRule("PER_PAYMENT", "amount / cust_count_10m > 100", "DECLINED", "ratio"), RULES[0])
+    source_df = spark.createDataFrame([("fires", 6000.0, 2, 20.0, 0.1), ("quiet", 60.0, 2, 20.0, 0.1),
+                                       ("raises", 6000.0, 0, 20.0, 0.1), ("null", None, 0, 20.0, 0.1)], SCHEMA)
+    actual_df = (source_df.transform(with_decision(rules, BANDS, F.lit(True)))
+                 .select("transaction_id", "decision", "reasons", "rule_errors"))
+    expected_df = spark.createDataFrame([
+        ("fires", "DECLINED", "PER_PAYMENT,LARGE_AMOUNT,SCORE_LOW", None),
+        ("quiet", "APPROVED", "SCORE_LOW", None),
+        ("raises", "REVIEW", "LARGE_AMOUNT,SCORE_LOW", "PER_PAYMENT"),
+        ("null", "APPROVED", "SCORE_LOW", None),
+    ], "transaction_id string, decision string, reasons string, rule_errors string")
+    assert_df_equality(actual_df, expected_df, ignore_nullable=True, ignore_row_order=True)

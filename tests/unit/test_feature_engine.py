@@ -248,3 +248,25 @@ def test_a_corrected_label_ends_not_fraud_in_the_stream_and_in_training(spark, d
     assert trained.loc["later-1", "term_risk_7d"] == 0.0
     fraud_only = compute_features(spark, both, fraud, CONFIG).set_index(both["transaction_id"])
     assert fraud_only.loc["later-1", "term_risk_7d"] > 0.0
+
+
+def test_amount_features_add_payments_of_different_currencies_in_the_base_currency(spark):
+    """EUR 100, USD 100 (83.38 EUR in 2018) and JPY 15,000 (111.04 EUR) within an hour: the
+    customer's hourly sum and 1-day mean are in EUR, not 100 + 100 + 15,000."""
+    import json
+    from datetime import datetime
+
+    from events.parse import parse_records
+    from events.schemas import KAFKA_RECORD_SCHEMA
+
+    sent = [("EUR", 100, "00:00"), ("USD", 100, "00:10"), ("JPY", 15000, "00:20")]
+    values = [json.dumps({"transaction_id": f"fx-{i}", "customer_id": "C-fx", "terminal_id": "T-fx", "amount": amount,
+                          "currency": currency, "event_time": f"2018-04-01T{at}:00Z"}).encode()
+              for i, (currency, amount, at) in enumerate(sent)]
+    records_df = spark.createDataFrame([(None, value, "payments", 0, i, datetime(2018, 4, 1, 1))
+                                        for i, value in enumerate(values)], KAFKA_RECORD_SCHEMA)
+    featured = (parse_records(records_df).transform(with_velocity_features(CONFIG, streaming=False))
+                .select("transaction_id", "cust_sum_amount_1h", "cust_mean_amount_1d").toPandas()
+                .set_index("transaction_id"))
+    assert featured.loc["fx-2", "cust_sum_amount_1h"] == pytest.approx(100 + 83.38 + 111.04)
+    assert featured.loc["fx-2", "cust_mean_amount_1d"] == pytest.approx((100 + 83.38 + 111.04) / 3)

@@ -18,8 +18,8 @@ GOOD = {"transaction_id": "tx-1", "customer_id": "C1", "terminal_id": "T1",
         "amount": 12.5, "event_time": "2018-04-01T02:07:56+02:00"}
 
 
-def records(spark, values: list[bytes | None]):
-    rows = [(None, value, "payments", 0, offset, KAFKA_TS) for offset, value in enumerate(values)]
+def records(spark, values: list[bytes | None], kafka_ts: datetime = KAFKA_TS):
+    rows = [(None, value, "payments", 0, offset, kafka_ts) for offset, value in enumerate(values)]
     return spark.createDataFrame(rows, KAFKA_RECORD_SCHEMA)
 
 
@@ -33,8 +33,10 @@ def test_valid_payment_is_typed_and_normalised_to_utc(spark):
                                 with_fields(transaction_id="tx-2", currency="USD", amount=1000000)])
     actual_df, rejected_df = split_payments(source_df)
     expected_df = spark.createDataFrame([
-        ("tx-1", "C1", "T1", Decimal("12.50"), "EUR", datetime(2018, 4, 1, 0, 7, 56), 0, 0, KAFKA_TS),
-        ("tx-2", "C1", "T1", Decimal("1000000.00"), "USD", datetime(2018, 4, 1, 0, 7, 56), 0, 1, KAFKA_TS),
+        ("tx-1", "C1", "T1", Decimal("12.50"), "EUR", Decimal("12.50"), datetime(2018, 4, 1, 0, 7, 56), 0, 0,
+         KAFKA_TS),
+        ("tx-2", "C1", "T1", Decimal("1000000.00"), "USD", Decimal("833800.00"), datetime(2018, 4, 1, 0, 7, 56), 0,
+         1, KAFKA_TS),
     ], PAYMENT_SCHEMA)
     assert_df_equality(actual_df, expected_df, ignore_nullable=True, ignore_row_order=True)
     assert rejected_df.count() == 0
@@ -59,6 +61,10 @@ def test_valid_payment_is_typed_and_normalised_to_utc(spark):
     (with_fields(amount=12.345), Reason.AMOUNT_PRECISION),
     (with_fields(currency="EURO"), Reason.BAD_CURRENCY),
     (with_fields(currency="eur"), Reason.BAD_CURRENCY),
+    (with_fields(currency="JPY", amount=12.5), Reason.AMOUNT_PRECISION),
+    (with_fields(currency="BHD", amount=1.2345), Reason.AMOUNT_PRECISION),
+    (with_fields(currency="PLN", amount=10), Reason.CURRENCY_NOT_CONVERTIBLE),
+    (with_fields(currency="USD", amount=1300000), Reason.AMOUNT_OUT_OF_RANGE),  # 1,083,940 EUR
     (with_fields(event_time="2018-04-01 00:07:56"), Reason.BAD_TIMESTAMP),
     (with_fields(event_time="2018-02-30T00:00:00Z"), Reason.BAD_TIMESTAMP),
 ])
@@ -155,3 +161,29 @@ def test_rejected_and_label_frames_have_the_declared_schemas(spark):
     assert_schema_equality(rejected_labels_df.schema, REJECTED_SCHEMA, ignore_nullable=True)
     assert [r.is_fraud for r in labels_df.collect()] == [True]
     assert [r.reason_code for r in rejected_labels_df.collect()] == ["MISSING_FIELD"]
+
+
+def test_amounts_keep_their_minor_units_and_are_converted_with_the_rates_in_force_at_event_time(spark):
+    """conf/currency_rates.yaml: USD 0.8338 from 2018, 0.9615 from 2025; JPY 0.007403; BHD 2.2110.
+    Converted amounts are rounded half-even to the base currency's cents; a payment older than
+    the first version takes the first version's rate."""
+    in_2025 = records(spark, [with_fields(transaction_id="usd-2025", currency="USD", amount=100,
+                                          event_time="2025-06-01T00:00:00Z")], kafka_ts=datetime(2025, 6, 1))
+    source_df = in_2025.union(records(spark, [
+        with_fields(transaction_id="usd-2018", currency="USD", amount=100),
+        with_fields(transaction_id="jpy", currency="JPY", amount=15000),  # 111.045 -> 111.04 (half-even)
+        with_fields(transaction_id="bhd", currency="BHD", amount=1.235),
+        with_fields(transaction_id="half-even", currency="USD", amount=0.15),  # 0.12507 -> 0.13
+        with_fields(transaction_id="usd-2017", currency="USD", amount=10, event_time="2017-06-01T00:00:00Z"),
+        with_fields(transaction_id="zero", currency="JPY", amount=0),
+    ]))
+    valid_df, rejected_df = split_payments(source_df)
+    actual_df = valid_df.select("transaction_id", "amount", "currency", "amount_base")
+    expected_df = spark.createDataFrame([
+        ("usd-2018", Decimal("100"), "USD", Decimal("83.38")), ("usd-2025", Decimal("100"), "USD", Decimal("96.15")),
+        ("jpy", Decimal("15000"), "JPY", Decimal("111.04")), ("bhd", Decimal("1.235"), "BHD", Decimal("2.73")),
+        ("half-even", Decimal("0.15"), "USD", Decimal("0.13")), ("usd-2017", Decimal("10"), "USD", Decimal("8.34")),
+        ("zero", Decimal("0"), "JPY", Decimal("0")),
+    ], "transaction_id string, amount decimal(19,4), currency string, amount_base decimal(9,2)")
+    assert_df_equality(actual_df, expected_df, ignore_nullable=True, ignore_row_order=True)
+    assert rejected_df.count() == 0

@@ -27,8 +27,9 @@ def sample_payments(amounts: np.ndarray) -> pa.Table:
     moment = pa.array([datetime(2024, 1, 1, tzinfo=UTC)] * n, pa.timestamp("us", tz="UTC"))
     return pa.table({
         "transaction_id": [f"tx-{o}" for o in range(n)], "customer_id": ["c1"] * n, "terminal_id": ["t1"] * n,
-        "amount": pa.array([Decimal(f"{a:.2f}") for a in amounts], pa.decimal128(9, 2)),
-        "currency": ["EUR"] * n, "event_time": moment, "kafka_partition": pa.array([1] * n, pa.int32()),
+        "amount": pa.array([Decimal(f"{a:.2f}") for a in amounts], pa.decimal128(19, 4)),
+        "currency": ["EUR"] * n, "amount_base": pa.array([Decimal(f"{a:.2f}") for a in amounts], pa.decimal128(9, 2)),
+        "event_time": moment, "kafka_partition": pa.array([1] * n, pa.int32()),
         "kafka_offset": pa.array(range(n), pa.int64()), "kafka_timestamp": moment})
 
 

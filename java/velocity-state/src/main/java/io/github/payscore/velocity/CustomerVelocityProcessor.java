@@ -178,9 +178,9 @@ public final class CustomerVelocityProcessor extends StatefulProcessor<String, R
     for (int p = 0; p < payments.size(); p++) {
       Row row = payments.get(p);
       Digests.id128(columns.transactionId(row), id);
-      long cents = columns.amountCents(row);
+      long cents = columns.baseCents(row);
       long time = columns.eventMicros(row);
-      long content = Digests.content(columns.terminalId(row), cents, columns.currency(row), time);
+      long content = Digests.content(columns.terminalId(row), columns.amountAsSent(row), columns.currency(row), time);
       long[] original = lookUp(seen, id[0], id[1], horizon);
       if (original != null) {
         duplicateOf[p] = original[1] == content ? RESENT : CONFLICT;

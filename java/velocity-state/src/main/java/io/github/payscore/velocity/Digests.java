@@ -24,13 +24,13 @@ final class Digests {
   }
 
   /** 64 bits of SHA-256 over the fields that make two messages with one id the same payment. */
-  static long content(String terminalId, long amountCents, String currency, long eventMicros) {
+  static long content(String terminalId, long amountAsSent, String currency, long eventMicros) {
     MessageDigest digest = SHA_256.get();
     digest.update(terminalId.getBytes(StandardCharsets.UTF_8));
     digest.update((byte) 0);
     digest.update(currency.getBytes(StandardCharsets.UTF_8));
     digest.update((byte) 0);
-    digest.update(ByteBuffer.allocate(16).putLong(amountCents).putLong(eventMicros).array());
+    digest.update(ByteBuffer.allocate(16).putLong(amountAsSent).putLong(eventMicros).array());
     return ByteBuffer.wrap(digest.digest()).getLong();
   }
 

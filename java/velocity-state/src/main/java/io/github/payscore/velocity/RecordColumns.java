@@ -23,6 +23,7 @@ final class RecordColumns implements Serializable {
   private final int customerId;
   private final int terminalId;
   private final int amount;
+  private final int amountBase;
   private final int currency;
   private final int eventTime;
   private final int kafkaPartition;
@@ -40,6 +41,7 @@ final class RecordColumns implements Serializable {
     customerId = schema.fieldIndex("customer_id");
     terminalId = schema.fieldIndex("terminal_id");
     amount = schema.fieldIndex("amount");
+    amountBase = schema.fieldIndex("amount_base");
     currency = schema.fieldIndex("currency");
     eventTime = schema.fieldIndex("event_time");
     kafkaPartition = schema.fieldIndex("kafka_partition");
@@ -78,10 +80,22 @@ final class RecordColumns implements Serializable {
     return row.getString(currency);
   }
 
-  /** The amount in its minor unit (cents): the contract's amounts have at most 2 decimals. */
-  long amountCents(Row row) {
+  /** The amount in the base currency, in cents (the parser rounds it to 2 decimals): what the
+   * velocity features add up, whatever currency the payment was made in. */
+  long baseCents(Row row) {
+    return row.getDecimal(amountBase).movePointRight(2).longValueExact();
+  }
+
+  /** The amount as sent, in its own currency, as one number for the content digest: hundredths
+   * when it has at most 2 decimals (as every digest stored before currencies had minor units of
+   * their own), else -1 - ten-thousandths (3 or 4 decimals: BHD, CLF), which no hundredths value equals. */
+  long amountAsSent(Row row) {
     BigDecimal value = row.getDecimal(amount);
-    return value.movePointRight(2).longValueExact();
+    BigDecimal hundredths = value.movePointRight(2);
+    if (hundredths.stripTrailingZeros().scale() <= 0) {
+      return hundredths.longValueExact();
+    }
+    return -1L - value.movePointRight(4).longValueExact();
   }
 
   long eventMicros(Row row) {

@@ -11,3 +11,16 @@ PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL 
 SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS
 VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
 """.split())
+
+# ISO 4217 minor units (decimals) where they are not 2: an amount may have at most this many.
+MINOR_UNITS_NOT_TWO = {
+    **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+    **dict.fromkeys("CLF UYW".split(), 4),
+}
+MAX_MINOR_UNITS = 4
+
+
+def minor_units(code: str) -> int:
+    """How many decimals an amount in this currency may have (ISO 4217)."""
+    return MINOR_UNITS_NOT_TWO.get(code, 2)
