@@ -82,7 +82,8 @@ class BatchFigures:
     quarantined_labels: int = 0
 
     @staticmethod
-    def of(metrics: dict, quarantined: dict[str, int]) -> BatchFigures:
+    def of(metrics: dict, quarantined: dict[str, int] | None = None) -> BatchFigures:
+        quarantined = quarantined or {}
         return BatchFigures(
             **{name: int(metrics.get(name) or 0) for name in
                ("rows_in", "payments", "resent", "conflicts", "labels", "rejected", "late_rows", "rule_errors")},
