@@ -37,6 +37,14 @@ MICROS_PER_DAY = 86_400_000_000
 # The documented environment variables and the key each sets.
 ENV_OVERRIDES = {
     "KAFKA_BOOTSTRAP_SERVERS": ("kafka", "bootstrap_servers"),
+    "KAFKA_SECURITY_PROTOCOL": ("kafka", "security", "protocol"),
+    "KAFKA_SSL_CA_FILE": ("kafka", "security", "ca_file"),
+    "KAFKA_SASL_MECHANISM": ("kafka", "security", "sasl_mechanism"),
+    "KAFKA_SASL_USERNAME": ("kafka", "security", "sasl_username"),
+    "KAFKA_SASL_PASSWORD": ("kafka", "security", "sasl_password"),
+    "KAFKA_SASL_PASSWORD_FILE": ("kafka", "security", "sasl_password_file"),
+    "MYSQL_TLS_MODE": ("mysql", "tls", "mode"),
+    "MYSQL_TLS_CA_FILE": ("mysql", "tls", "ca_file"),
     "MYSQL_HOST": ("mysql", "host"),
     "MYSQL_PORT": ("mysql", "port"),
     "MYSQL_DATABASE": ("mysql", "database"),
@@ -97,12 +105,102 @@ SOURCE_OWNED = ("bootstrap.servers", "group.id", "auto.offset.reset", "key.deser
 
 
 @dataclass(**FROZEN)
+class KafkaSecurityConfig:
+    """How every Kafka client the project opens connects (Spark's source and sink, admin,
+    producer): PLAINTEXT, SSL (the broker verified against ca_file, or the system's CAs) or
+    SASL_SSL (also a user and password). The password comes from KAFKA_SASL_PASSWORD or a file."""
+
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
+    ca_file: ProjectPath | None = None
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    sasl_password_file: ProjectPath | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> KafkaSecurityConfig:
+        if self.protocol == "SASL_SSL" and not (self.sasl_username and (self.sasl_password or self.sasl_password_file)):
+            raise ValueError("SASL_SSL needs sasl_username and a password (KAFKA_SASL_PASSWORD or sasl_password_file)")
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise ValueError(f"ca_file {self.ca_file} is not a file")
+        return self
+
+    def password(self) -> SecretStr:
+        if self.sasl_password is not None:
+            return self.sasl_password
+        try:
+            return SecretStr(self.sasl_password_file.read_text(encoding="utf-8").strip())
+        except FileNotFoundError:
+            raise ConfigError("kafka.security.sasl_password_file", str(self.sasl_password_file),
+                              "file not found; set KAFKA_SASL_PASSWORD") from None
+
+    def librdkafka_settings(self) -> dict[str, str]:
+        """confluent-kafka (librdkafka) settings; the broker's name is checked against its certificate."""
+        if self.protocol == "PLAINTEXT":
+            return {}
+        settings = {"security.protocol": self.protocol.lower(), "ssl.endpoint.identification.algorithm": "https"}
+        if self.ca_file is not None:
+            settings["ssl.ca.location"] = str(self.ca_file)
+        if self.protocol == "SASL_SSL":
+            settings.update({"sasl.mechanisms": self.sasl_mechanism, "sasl.username": self.sasl_username,
+                             "sasl.password": self.password().get_secret_value()})
+        return settings
+
+    def java_client_properties(self) -> dict[str, str]:
+        """Kafka Java client properties (Spark's source and sink take them prefixed with `kafka.`)."""
+        if self.protocol == "PLAINTEXT":
+            return {}
+        properties = {"security.protocol": self.protocol, "ssl.endpoint.identification.algorithm": "https"}
+        if self.ca_file is not None:
+            properties.update({"ssl.truststore.type": "PEM", "ssl.truststore.location": str(self.ca_file)})
+        if self.protocol == "SASL_SSL":
+            properties.update({"sasl.mechanism": self.sasl_mechanism, "sasl.jaas.config": self._jaas()})
+        return properties
+
+    def _jaas(self) -> str:
+        module = ("org.apache.kafka.common.security.plain.PlainLoginModule" if self.sasl_mechanism == "PLAIN"
+                  else "org.apache.kafka.common.security.scram.ScramLoginModule")
+        return (f'{module} required username="{_jaas_quoted(self.sasl_username)}" '
+                f'password="{_jaas_quoted(self.password().get_secret_value())}";')
+
+
+def _jaas_quoted(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+@dataclass(**FROZEN)
+class MySqlTlsConfig:
+    """TLS to MySQL/MariaDB: disabled, or verified against ca_file (verify_ca: the chain;
+    verify_full: the chain and the server's name), for PyMySQL and JDBC alike."""
+
+    mode: Literal["disabled", "verify_ca", "verify_full"] = "disabled"
+    ca_file: ProjectPath | None = None
+
+    @model_validator(mode="after")
+    def _ca_given(self) -> MySqlTlsConfig:
+        if self.mode != "disabled" and (self.ca_file is None or not self.ca_file.is_file()):
+            raise ValueError(f"mode {self.mode} needs ca_file, the PEM CA the server's certificate chains to "
+                             f"({self.ca_file} is not a file)")
+        return self
+
+
+@dataclass(**FROZEN)
 class KafkaConfig:
     bootstrap_servers: Annotated[str, AfterValidator(_host_ports)]
     partitions: Annotated[int, Field(ge=1, le=1024)]
     replication_factor: Annotated[int, Field(ge=1, le=16)]
     topics: TopicsConfig
     consumer: tuple[tuple[str, str], ...] = ()  # Kafka consumer settings for Spark's source
+    security: KafkaSecurityConfig = KafkaSecurityConfig()
+
+    def client_settings(self) -> dict[str, str]:
+        """bootstrap.servers and security settings for a confluent-kafka client."""
+        return {"bootstrap.servers": self.bootstrap_servers, **self.security.librdkafka_settings()}
+
+    def spark_options(self) -> dict[str, str]:
+        """kafka.bootstrap.servers and security properties for Spark's Kafka source and sink."""
+        return {"kafka.bootstrap.servers": self.bootstrap_servers,
+                **{f"kafka.{name}": value for name, value in self.security.java_client_properties().items()}}
 
     @field_validator("consumer", mode="before")
     @classmethod
@@ -144,6 +242,14 @@ class MySqlConfig:
     reader_user: Identifier = "payments_reader"
     reader_password_file: ProjectPath = Field(Path("state/secrets/mysql-reader-password"), validate_default=True)
     reader_password: SecretStr | None = None  # MYSQL_READER_PASSWORD
+    tls: MySqlTlsConfig = MySqlTlsConfig()
+
+    @model_validator(mode="after")
+    def _tls_driver(self) -> MySqlConfig:
+        if self.flavor == "mysql" and self.tls.mode != "disabled":
+            raise ValueError("mysql.tls is wired for the MariaDB JDBC driver (flavor: mariadb), which also speaks "
+                             "to MySQL servers; with flavor mysql, TLS is not configured")
+        return self
 
     def as_reader(self) -> MySqlConfig:
         """This config with the read-only account as its user (for the dashboard)."""
@@ -179,9 +285,16 @@ class MySqlConfig:
                     f"&sessionVariables=sql_mode={STRICT_SQL_MODE}")
         if self.flavor == "mariadb":
             return (f"jdbc:mysql://{self.host}:{self.port}/{self.database}"
-                    f"?permitMysqlScheme=true&useBulkStmts=true&{timeouts}")
+                    f"?permitMysqlScheme=true&useBulkStmts=true&{timeouts}{self._jdbc_tls()}")
         return (f"jdbc:mysql://{self.host}:{self.port}/{self.database}"
                 f"?rewriteBatchedStatements=true&useSSL=false&allowPublicKeyRetrieval=true&{timeouts}")
+
+    def _jdbc_tls(self) -> str:
+        """MariaDB Connector/J's TLS options: the server verified against the CA file."""
+        if self.tls.mode == "disabled":
+            return ""
+        mode = "verify-full" if self.tls.mode == "verify_full" else "verify-ca"
+        return f"&sslMode={mode}&serverSslCert={self.tls.ca_file}"
 
     @property
     def jdbc_driver(self) -> str:
@@ -227,6 +340,8 @@ class LocalServicesConfig:
     kafka_controller_port: Port
     kafka_heap: JvmSize
     start_timeout_seconds: Annotated[int, Field(ge=1, le=3600)]
+    kafka_ssl_port: Port = 9094        # the local broker's TLS listener
+    kafka_sasl_ssl_port: Port = 9095   # and its SASL (PLAIN) over TLS listener
 
 
 @dataclass(**FROZEN)
@@ -415,9 +530,12 @@ class DocumentedEnvironment(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         values: dict[str, dict[str, str]] = {}
-        for variable, (section, key) in ENV_OVERRIDES.items():
+        for variable, (*sections, key) in ENV_OVERRIDES.items():
             if self.environ.get(variable):
-                values.setdefault(section, {})[key] = self.environ[variable]
+                target = values
+                for section in sections:
+                    target = target.setdefault(section, {})
+                target[key] = self.environ[variable]
         return values
 
 

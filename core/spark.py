@@ -64,6 +64,10 @@ def session_settings(config: AppConfig) -> dict[str, str]:
         "spark.ui.enabled": str(config.spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": config.spark.driver_memory,
+        # Secrets never shown in the UI, event logs or plans: conf values by key, and the Kafka
+        # source's and sink's options (kafka.sasl.jaas.config holds the SASL password).
+        "spark.redaction.regex": "(?i)secret|password|token|access[.]?key|jaas",
+        "spark.sql.redaction.options.regex": "(?i)url|secret|password|token|jaas",
     }
 
 

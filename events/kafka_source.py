@@ -13,7 +13,7 @@ def read_payment_records(spark: SparkSession, kafka: KafkaConfig, stream: Stream
     return (
         spark.readStream.format("kafka")
         .options(**{f"kafka.{name}": value for name, value in kafka.consumer})
-        .option("kafka.bootstrap.servers", kafka.bootstrap_servers)
+        .options(**kafka.spark_options())
         .option("subscribe", f"{kafka.topics.payments},{kafka.topics.labels}")
         .option("startingOffsets", stream.starting_offsets)
         .option("maxOffsetsPerTrigger", stream.max_offsets_per_trigger)

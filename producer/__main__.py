@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_topics(config.kafka, sorted(set(topics.values())))
     report = send_plan(plan, config.kafka.bootstrap_servers, topics,
                        Pacing(rate=args.rate, speedup=args.compress_time),
-                       None if args.quiet else TerminalProgress())
+                       None if args.quiet else TerminalProgress(), config.kafka.security.librdkafka_settings())
     print(f"sent {report.sent:,} messages in {report.seconds:.1f} s ({report.rate:,.0f} msg/s): "
           f"{report.by_kind[PAYMENT]:,} payments to '{topics[PAYMENT]}', {report.by_kind[INVALID]:,} invalid, "
           f"{report.by_kind[LABEL]:,} labels to '{topics[LABEL]}'; {report.failed} failed")

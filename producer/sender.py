@@ -46,9 +46,11 @@ class SendReport:
         return self.sent / self.seconds if self.seconds else 0.0
 
 
-def producer_settings(bootstrap: str) -> dict:
-    """Idempotent, ordered, batched and compressed: no loss or duplicates on retries."""
+def producer_settings(bootstrap: str, security: dict | None = None) -> dict:
+    """Idempotent, ordered, batched and compressed: no loss or duplicates on retries (security:
+    TLS/SASL settings, KafkaSecurityConfig.librdkafka_settings)."""
     return {
+        **(security or {}),
         "bootstrap.servers": bootstrap,
         "enable.idempotence": True,
         "acks": "all",
@@ -62,7 +64,7 @@ def producer_settings(bootstrap: str) -> dict:
 
 
 def send_plan(plan: SendPlan, bootstrap: str, topics: dict[int, str], pacing: Pacing = Pacing(),
-              progress=None) -> SendReport:
+              progress=None, security: dict | None = None) -> SendReport:
     """Send every message of the plan in order; flush; report what was delivered."""
     report = SendReport(by_kind={PAYMENT: plan.count(PAYMENT), LABEL: plan.count(LABEL),
                                  INVALID: plan.count(INVALID)})
@@ -72,7 +74,7 @@ def send_plan(plan: SendPlan, bootstrap: str, topics: dict[int, str], pacing: Pa
             report.failed += 1
             report.first_error = report.first_error or str(error)
 
-    producer = Producer({**producer_settings(bootstrap), "on_delivery": on_delivery})
+    producer = Producer({**producer_settings(bootstrap, security), "on_delivery": on_delivery})
     produce, poll = producer.produce, producer.poll
     started = time.monotonic()
     first_event_ns = int(plan.emit_ns[0]) if len(plan) else 0

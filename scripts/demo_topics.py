@@ -14,7 +14,7 @@ from services.topics import ensure_topics  # noqa: E402
 
 def main(run: str) -> int:
     config = load_config()
-    admin = AdminClient({"bootstrap.servers": config.kafka.bootstrap_servers})
+    admin = AdminClient(config.kafka.client_settings())
     old = [t for t in admin.list_topics(timeout=10).topics
            if t.startswith(("payments-demo", "labels-demo")) and not t.endswith(run)]
     if old:

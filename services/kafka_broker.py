@@ -13,7 +13,16 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from core.config import PROJECT_ROOT, AppConfig
-from services.processes import ServiceError, read_pid, require_free_port, spawn_detached, stop_process, wait_until
+from services.processes import (
+    ServiceError,
+    read_or_create_secret,
+    read_pid,
+    require_free_port,
+    spawn_detached,
+    stop_process,
+    wait_until,
+)
+from services.tls import LocalCertificates
 
 log = logging.getLogger(__name__)
 
@@ -23,22 +32,36 @@ HEALTH_TOPIC = "payscore-healthcheck"
 
 @dataclass(frozen=True)
 class KafkaBroker:
-    """Paths and ports of the local broker; methods start, check and stop it."""
+    """Paths and ports of the local broker; methods start, check and stop it. Besides PLAINTEXT
+    it listens with TLS (SSL) and SASL PLAIN over TLS (SASL_SSL), with the local certificates
+    (services/tls.py) and one SASL user whose password is in state/secrets/."""
 
     host: str
     port: int
     controller_port: int
+    ssl_port: int
+    sasl_ssl_port: int
     heap: str
     home: Path
+    certificates: LocalCertificates
     start_timeout_seconds: int
+    sasl_user: str = "payscore"
 
     @classmethod
     def from_config(cls, config: AppConfig) -> KafkaBroker:
         host, port = config.kafka.bootstrap_host_ports[0]
         local = config.local_services
-        return cls(host=host, port=port, controller_port=local.kafka_controller_port,
-                   heap=local.kafka_heap, home=local.state_dir / "kafka",
+        return cls(host=host, port=port, controller_port=local.kafka_controller_port, ssl_port=local.kafka_ssl_port,
+                   sasl_ssl_port=local.kafka_sasl_ssl_port, heap=local.kafka_heap, home=local.state_dir / "kafka",
+                   certificates=LocalCertificates(local.state_dir / "tls"),
                    start_timeout_seconds=local.start_timeout_seconds)
+
+    @property
+    def sasl_password_file(self) -> Path:
+        return self.home.parent / "secrets" / "kafka-sasl-password"
+
+    def sasl_password(self) -> str:
+        return read_or_create_secret(self.sasl_password_file)
 
     @property
     def bootstrap(self) -> str:
@@ -71,6 +94,10 @@ class KafkaBroker:
         require_free_port(self.host, self.port, "Kafka broker", "KAFKA_BOOTSTRAP_SERVERS")
         require_free_port(self.host, self.controller_port, "Kafka controller",
                           "local_services.kafka_controller_port")
+        require_free_port(self.host, self.ssl_port, "Kafka TLS listener", "local_services.kafka_ssl_port")
+        require_free_port(self.host, self.sasl_ssl_port, "Kafka SASL_SSL listener",
+                          "local_services.kafka_sasl_ssl_port")
+        self.certificates.ensure()
         self._write_config()
         if not (self.data_dir / "meta.properties").exists():
             self._format_storage()
@@ -108,7 +135,9 @@ class KafkaBroker:
     def _write_config(self) -> None:
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        (self.home / "server.properties").write_text(_server_properties(self))
+        properties = self.home / "server.properties"
+        properties.write_text(_server_properties(self))
+        properties.chmod(0o600)  # it holds the keystore and SASL passwords
         (self.home / "log4j2.properties").write_text(_log4j2_properties(self.home / "logs"))
 
     def _round_trip(self) -> bool:
@@ -168,11 +197,17 @@ def _server_properties(broker: KafkaBroker) -> str:
         "process.roles=broker,controller",
         "node.id=1",
         f"controller.quorum.voters=1@{broker.host}:{broker.controller_port}",
-        f"listeners=PLAINTEXT://{broker.host}:{broker.port},CONTROLLER://{broker.host}:{broker.controller_port}",
-        f"advertised.listeners=PLAINTEXT://{broker.host}:{broker.port}",
+        f"listeners={_listeners(broker)},CONTROLLER://{broker.host}:{broker.controller_port}",
+        f"advertised.listeners={_listeners(broker)}",
         "controller.listener.names=CONTROLLER",
         "inter.broker.listener.name=PLAINTEXT",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+        "ssl.keystore.type=PKCS12",
+        f"ssl.keystore.location={broker.certificates.keystore}",
+        f"ssl.keystore.password={broker.certificates.keystore_password()}",
+        "sasl.enabled.mechanisms=PLAIN",
+        "listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule "
+        f'required user_{broker.sasl_user}="{broker.sasl_password()}";',
         f"log.dirs={broker.data_dir}",
         "num.partitions=4",
         "offsets.topic.replication.factor=1",
@@ -187,6 +222,11 @@ def _server_properties(broker: KafkaBroker) -> str:
         "auto.create.topics.enable=false",
         "",
     ])
+
+
+def _listeners(broker: KafkaBroker) -> str:
+    return (f"PLAINTEXT://{broker.host}:{broker.port},SSL://{broker.host}:{broker.ssl_port},"
+            f"SASL_SSL://{broker.host}:{broker.sasl_ssl_port}")
 
 
 def _log4j2_properties(log_dir: Path) -> str:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import getpass
 import logging
-import os
 import re
-import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -20,7 +18,16 @@ from pathlib import Path
 import pymysql
 
 from core.config import AppConfig
-from services.processes import ServiceError, read_pid, require_free_port, spawn_detached, stop_process, wait_until
+from services.processes import (
+    ServiceError,
+    read_or_create_secret,
+    read_pid,
+    require_free_port,
+    spawn_detached,
+    stop_process,
+    wait_until,
+)
+from services.tls import LocalCertificates
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +46,7 @@ class MariaDbServer:
     reader_user: str
     reader_password_file: Path
     home: Path
+    certificates: LocalCertificates
     start_timeout_seconds: int
 
     @classmethod
@@ -47,7 +55,8 @@ class MariaDbServer:
         return cls(host=config.mysql.host, port=config.mysql.port, database=config.mysql.database,
                    app_user=config.mysql.user, app_password_file=config.mysql.password_file,
                    reader_user=config.mysql.reader_user, reader_password_file=config.mysql.reader_password_file,
-                   home=local.state_dir / "mariadb", start_timeout_seconds=local.start_timeout_seconds)
+                   home=local.state_dir / "mariadb", certificates=LocalCertificates(local.state_dir / "tls"),
+                   start_timeout_seconds=local.start_timeout_seconds)
 
     @property
     def socket(self) -> Path:
@@ -84,6 +93,7 @@ class MariaDbServer:
             if not (self.data_dir / "mysql").exists():
                 self._initialise_datadir()
             self.pid_file.unlink(missing_ok=True)
+            self.certificates.ensure()
             spawn_detached(self._server_command(server), self.home / "stdout.log", self.pid_file)
             log.info("MariaDB starting on %s:%s (log: %s)", self.host, self.port, self.log_file)
         wait_until(self._answers, self.start_timeout_seconds,
@@ -107,6 +117,9 @@ class MariaDbServer:
             "--collation-server=utf8mb4_unicode_ci", "--innodb-buffer-pool-size=2G",
             "--innodb-log-file-size=1G", "--innodb-log-buffer-size=128M", "--max-connections=300",
             "--max-allowed-packet=64M", "--default-time-zone=+00:00",
+            # TLS offered to every client; an account created REQUIRE SSL may only use it.
+            f"--ssl-ca={self.certificates.ca_file}", f"--ssl-cert={self.certificates.server_cert}",
+            f"--ssl-key={self.certificates.server_key}",
         ]
 
     def _initialise_datadir(self) -> None:
@@ -135,9 +148,9 @@ class MariaDbServer:
         job's and the reader's privileges are granted after the migrations (services/grants.py).
         The project's own database, or another one for a benchmark or a test."""
         _check_database_name(name)
-        app_password = _read_or_create_secret(self.app_password_file)
-        reader_password = _read_or_create_secret(self.reader_password_file)
-        admin_password = _read_or_create_secret(self.admin_password_file)
+        app_password = read_or_create_secret(self.app_password_file)
+        reader_password = read_or_create_secret(self.reader_password_file)
+        admin_password = read_or_create_secret(self.admin_password_file)
         with self.root_connection() as connection, connection.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` "
                            "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
@@ -164,19 +177,6 @@ def _check_database_name(name: str) -> None:
 def _ensure_user(cursor, user: str, host: str, password: str) -> None:
     cursor.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (user, host, password))
     cursor.execute("ALTER USER %s@%s IDENTIFIED BY %s", (user, host, password))
-
-
-def _read_or_create_secret(path: Path) -> str:
-    """A random password kept in a 0600 file, created on first use."""
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    value = secrets.token_urlsafe(24)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
-    return value
 
 
 def _mariadbd_binary() -> str:

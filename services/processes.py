@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -117,3 +118,16 @@ def wait_until(check, timeout_seconds: float, what: str, log_file: Path, pid_fil
         f"{what} did not answer within {timeout_seconds:.0f} s (last error: {last_error}). "
         f"Last lines of {log_file}:\n{tail(log_file)}"
     )
+
+
+def read_or_create_secret(path: Path) -> str:
+    """A random password kept in a 0600 file, created on first use."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    value = secrets.token_urlsafe(24)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value

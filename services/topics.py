@@ -19,7 +19,7 @@ def project_topics(kafka: KafkaConfig) -> list[str]:
 def ensure_topics(kafka: KafkaConfig, names: list[str] | None = None,
                   partitions: int | None = None) -> list[str]:
     """Create each missing topic; existing ones are left as they are. Returns those created."""
-    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+    admin = AdminClient(kafka.client_settings())
     wanted = names or project_topics(kafka)
     existing = set(admin.list_topics(timeout=10).topics)
     missing = [name for name in wanted if name not in existing]

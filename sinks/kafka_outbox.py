@@ -137,7 +137,7 @@ class KafkaOutbox:
 
     def _send(self, messages_df: DataFrame) -> None:
         (messages_df.write.format("kafka")
-         .option("kafka.bootstrap.servers", self.kafka.bootstrap_servers)
+         .options(**self.kafka.spark_options())
          .options(**PRODUCER_SETTINGS)
          .save())
 

@@ -33,7 +33,15 @@ def connect_arguments(mysql: MySqlConfig, user: str | None = None, password: Sec
             "password": (password or mysql.secret()).get_secret_value(), "autocommit": autocommit, "charset": "utf8mb4",
             "connect_timeout": mysql.connect_timeout_s, "read_timeout": mysql.read_timeout_s,
             "write_timeout": mysql.write_timeout_s, "init_command": "SET time_zone = '+00:00'",
-            "sql_mode": STRICT_SQL_MODE}
+            "sql_mode": STRICT_SQL_MODE, **tls_arguments(mysql)}
+
+
+def tls_arguments(mysql: MySqlConfig) -> dict:
+    """PyMySQL's TLS arguments: the server verified against mysql.tls.ca_file (and its name, verify_full)."""
+    if mysql.tls.mode == "disabled":
+        return {}
+    return {"ssl_ca": str(mysql.tls.ca_file), "ssl_verify_cert": True,
+            "ssl_verify_identity": mysql.tls.mode == "verify_full"}
 
 
 def connect(mysql: MySqlConfig, user: str | None = None, password: SecretStr | None = None,

@@ -100,3 +100,28 @@ def test_duplicate_rule_ids_are_refused(tmp_path):
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match="decisions.rules.*LARGE_AMOUNT repeated"):
         load_config(path, environ={})
+
+
+def test_kafka_and_mysql_security_come_from_the_environment_with_the_password_hidden(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    config = load_config(environ={"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SSL_CA_FILE": str(ca),
+                                  "KAFKA_SASL_USERNAME": "payscore", "KAFKA_SASL_PASSWORD": 's3cr"t',
+                                  "MYSQL_TLS_MODE": "verify_full", "MYSQL_TLS_CA_FILE": str(ca)})
+    options = config.kafka.spark_options()
+    assert options["kafka.security.protocol"] == "SASL_SSL"
+    assert options["kafka.ssl.truststore.location"] == str(ca)
+    assert options["kafka.sasl.jaas.config"].endswith('username="payscore" password="s3cr\\"t";')
+    assert config.kafka.client_settings()["sasl.password"] == 's3cr"t'
+    assert f"sslMode=verify-full&serverSslCert={ca}" in config.mysql.jdbc_url
+    assert 's3cr"t' not in repr(config) and "s3cr" not in describe(config)
+
+
+@pytest.mark.parametrize("environ, message", [
+    ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "SASL_SSL needs sasl_username and a password"),
+    ({"MYSQL_TLS_MODE": "verify_full"}, "needs ca_file"),
+    ({"MYSQL_TLS_MODE": "tls"}, "disabled"),
+])
+def test_incomplete_security_settings_are_refused_at_start(environ, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(environ=environ)
