@@ -134,7 +134,7 @@ def main() -> int:
 def _sent_records(config: AppConfig, run: BenchRun) -> int:
     """Records in both topics (payments and labels), from the broker's end offsets."""
     from confluent_kafka import Consumer, TopicPartition
-    consumer = Consumer({"bootstrap.servers": config.kafka.bootstrap_servers, "group.id": run.name})
+    consumer = Consumer({**config.kafka.client_settings(), "group.id": run.name})
     try:
         total = 0
         for topic in (run.payments_topic, run.labels_topic):

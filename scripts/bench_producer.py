@@ -34,7 +34,8 @@ def main() -> int:
     generated = time.monotonic()
     plan = build_plan(payments)
     encoded = time.monotonic()
-    report = send_plan(plan, config.kafka.bootstrap_servers, {PAYMENT: topic, LABEL: topic, INVALID: topic})
+    report = send_plan(plan, config.kafka.bootstrap_servers, {PAYMENT: topic, LABEL: topic, INVALID: topic},
+                       security=config.kafka.security.librdkafka_settings())
     megabytes = sum(len(v) for v in plan.values) / 1e6
     print(f"generate: {len(payments):,} payments in {generated - started:.1f} s")
     print(f"encode:   {len(plan) / (encoded - generated):,.0f} msg/s ({encoded - generated:.1f} s)")
@@ -42,7 +43,7 @@ def main() -> int:
           f"({report.sent:,} messages, {report.seconds:.1f} s incl. flush, {report.failed} failed, "
           f"{config.kafka.partitions} partitions, idempotent, lz4)")
     if not args.keep_topic:
-        AdminClient({"bootstrap.servers": config.kafka.bootstrap_servers}).delete_topics([topic])
+        AdminClient(config.kafka.client_settings()).delete_topics([topic])
     return 0 if report.failed == 0 else 1
 
 
