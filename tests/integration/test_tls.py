@@ -19,7 +19,7 @@ from services.grants import grant_least_privilege
 from services.kafka_broker import KafkaBroker
 from services.mariadb_server import MariaDbServer
 from services.tls import LocalCertificates
-from sinks.mysql_connection import connect, connect_arguments
+from sinks.mysql_connection import connect
 from tests.kafka_helpers import payment
 
 pytestmark = pytest.mark.integration
@@ -58,7 +58,7 @@ def sasl_ssl(local_services, certificates, password: str | None = None) -> tuple
 
 def test_mysql_account_requires_tls_and_the_server_is_verified(tls_account, tmp_path):
     with pytest.raises(pymysql.err.OperationalError) as refused:  # without TLS
-        pymysql.connect(**connect_arguments(replace(tls_account, tls=MySqlTlsConfig())), ssl_disabled=True)
+        connect(replace(tls_account, tls=MySqlTlsConfig()))
     assert refused.value.args[0] == 1045
     with connect(tls_account) as connection, connection.cursor() as cursor:
         cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_version'")
