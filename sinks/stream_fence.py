@@ -57,7 +57,15 @@ class StreamFence:
         self.hold()
 
     def release(self) -> None:
+        """Give the lock back at once (closing the session alone frees it only when the server
+        has processed the disconnect, which a successor or a check may not wait for)."""
         with self._guard:
+            if self._connection is not None:
+                try:
+                    with self._connection.cursor() as cursor:
+                        cursor.execute("DO RELEASE_LOCK(%s)", (self.name,))
+                except pymysql.err.Error:
+                    pass  # the session is gone, and the lock with it
             self._close()
 
     def _holds(self) -> bool:
