@@ -118,53 +118,65 @@ def test_kill_between_the_jdbc_append_and_the_ledger_commit(isolated_config, uni
         assert_side_outputs_once(connection, isolated_config, f"{unique_id}-")
 
 
-def outage_test(isolated_config, unique_id, tmp_path, stop_service, start_service, outage_seconds: float,
-                mysql: dict | None = None):
-    """Preload, run the job, take a service away once a batch has committed, bring it back;
-    the job must catch up by itself (no restart from outside) and store every record once."""
+def log_length(job: ScoringJob) -> int:
+    return len(job.log_path.read_text(errors="replace"))
+
+
+def log_between(job: ScoringJob, start: int, end: int) -> str:
+    """The job's log text written between two log_length() readings."""
+    return job.log_path.read_text(errors="replace")[start:end]
+
+
+def signal_server(server: MariaDbServer, signal_number: int):
+    """A fault action sending a signal to the server's current process (its pid changes on a restart)."""
+    return lambda: os.kill(read_pid(server.pid_file), signal_number)
+
+
+def test_outages_mid_stream_mariadb_stopped_frozen_then_broker_restarted(isolated_config, unique_id, tmp_path):
+    """Three faults in one run of the job (one start-up, one preload, so the chaos suite stays within
+    the test command's time budget), each checked on its own: the job catches up by itself after each
+    (no restart from outside), the log after each fault shows how it recovered, and at the end every
+    record is stored once.
+
+    - MariaDB stopped for 30 s: connections refused; the job restarts from the checkpoint with backoff.
+    - MariaDB frozen for 30 s (SIGSTOP, not a clean stop: connections stay open and nothing answers):
+      with a 5 s read timeout the job notices within the freeze (an outage: restarts with backoff)
+      instead of hanging on a socket; after SIGCONT it catches up.
+    - The Kafka broker restarted (3 s down)."""
     produce_generated(isolated_config, 150_000, f"{unique_id}-", "--invalid-fraction", "0.002")
     total = records_in(isolated_config)
-    config_path = write_job_config(isolated_config, tmp_path, mysql=mysql, max_offsets_per_trigger=8_000,
-                                   trigger_interval="1 second", restart_backoff_max_seconds=8)
+    config_path = write_job_config(isolated_config, tmp_path, max_offsets_per_trigger=8_000,
+                                   trigger_interval="1 second", restart_backoff_max_seconds=8,
+                                   mysql={"read_timeout_s": 5, "write_timeout_s": 5, "connect_timeout_s": 5})
     checkpoint = tmp_path / "checkpoint"
+    database, broker = MariaDbServer.from_config(isolated_config), KafkaBroker.from_config(isolated_config)
+    faults = {"mariadb stopped": (database.stop, database.start, 30),
+              "mariadb frozen": (signal_server(database, signal.SIGSTOP),
+                                 signal_server(database, signal.SIGCONT), 30),
+              "broker restarted": (broker.stop, broker.start, 3)}
+    logs = {}
     job = ScoringJob(config_path, checkpoint, tmp_path / "job.log")
     try:
         job.wait_started()
-        wait_until(lambda: committed_batches(isolated_config, checkpoint) >= 1, 180, "first committed batch", job)
-        stop_service()
-        time.sleep(outage_seconds)
-        start_service()
-        assert ledger_rows_in(isolated_config, checkpoint) < total, "the outage must happen mid-stream"
+        for name, (take_away, bring_back, outage_seconds) in faults.items():
+            committed = committed_batches(isolated_config, checkpoint)
+            wait_until(lambda: committed_batches(isolated_config, checkpoint) > committed, 180,  # noqa: B023
+                       f"a committed batch before the fault '{name}'", job)
+            offset = log_length(job)
+            take_away()
+            time.sleep(outage_seconds)
+            bring_back()
+            assert ledger_rows_in(isolated_config, checkpoint) < total, f"'{name}' must happen mid-stream"
+            logs[name] = offset
         wait_until(lambda: ledger_rows_in(isolated_config, checkpoint) >= total, 600, "catch-up", job, every=2)
-        assert job.process.poll() is None, "the job must keep running after the outage"
+        assert job.process.poll() is None, "the job must keep running after the outages"
     finally:
         if job.process.poll() is None:
             job.stop()
     with connect(isolated_config.mysql, autocommit=True) as connection:
         assert_each_record_once(connection, isolated_config, f"{unique_id}-")
         assert_side_outputs_once(connection, isolated_config, f"{unique_id}-")
-    return job.log_path.read_text(errors="replace")
-
-
-def test_mariadb_stopped_for_30_s_mid_stream(isolated_config, unique_id, tmp_path):
-    server = MariaDbServer.from_config(isolated_config)
-    log = outage_test(isolated_config, unique_id, tmp_path, server.stop, server.start, 30)
-    assert "restarting from the checkpoint" in log
-
-
-def test_mariadb_frozen_for_30_s_mid_stream(isolated_config, unique_id, tmp_path):
-    """SIGSTOP, not a clean stop: connections stay open and nothing answers. With a 5 s read
-    timeout the job notices within the freeze (an outage: restarts with backoff) instead of
-    hanging on a socket; after SIGCONT it catches up."""
-    server = MariaDbServer.from_config(isolated_config)
-    pid = read_pid(server.pid_file)
-    log = outage_test(isolated_config, unique_id, tmp_path, lambda: os.kill(pid, signal.SIGSTOP),
-                      lambda: os.kill(pid, signal.SIGCONT), 30, mysql={"read_timeout_s": 5, "write_timeout_s": 5,
-                                                                        "connect_timeout_s": 5})
-    assert "restarting from the checkpoint" in log
-    assert "Lost connection to MySQL server" in log or "timed out" in log
-
-
-def test_kafka_broker_restarted_mid_stream(isolated_config, unique_id, tmp_path):
-    broker = KafkaBroker.from_config(isolated_config)
-    outage_test(isolated_config, unique_id, tmp_path, broker.stop, broker.start, 3)
+    assert "restarting from the checkpoint" in log_between(job, logs["mariadb stopped"], logs["mariadb frozen"])
+    after_freeze = log_between(job, logs["mariadb frozen"], logs["broker restarted"])
+    assert "restarting from the checkpoint" in after_freeze
+    assert "Lost connection to MySQL server" in after_freeze or "timed out" in after_freeze
