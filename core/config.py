@@ -56,6 +56,7 @@ ENV_OVERRIDES = {
     "MYSQL_READER_PASSWORD": ("mysql", "reader_password"),
     "MYSQL_READER_PASSWORD_FILE": ("mysql", "reader_password_file"),
     "DASHBOARD_PORT": ("dashboard", "port"),
+    "MODEL_ARTIFACTS_DIR": ("model", "artifacts_dir"),
 }
 ACTIONS = ("APPROVED", "REVIEW", "DECLINED")  # by severity
 # Every session the job opens refuses a value it would otherwise truncate or coerce (a server's
@@ -346,20 +347,22 @@ class LocalServicesConfig:
 
 @dataclass(**FROZEN)
 class ModelConfig:
+    # The champion while the model registry is empty (python -m model promote sets another).
     artifact: Annotated[str, Field(min_length=1)]
+    # The versions the registry may name: one folder each (model.joblib, metadata.json).
+    artifacts_dir: ProjectPath = Field(Path("model/artifacts"), validate_default=True)
 
     def artifact_dir(self) -> Path:
         """The artifact folder: model/CURRENT's version, a version name, or a path."""
-        model_dir = PROJECT_ROOT / "model"
         if self.artifact == "current":
-            current = model_dir / "CURRENT"
+            current = PROJECT_ROOT / "model" / "CURRENT"
             if not current.exists():
                 raise ConfigError("model.artifact", self.artifact, f"{current} is missing; train a model first")
-            return model_dir / "artifacts" / current.read_text(encoding="utf-8").strip()
+            return self.artifacts_dir / current.read_text(encoding="utf-8").strip()
         candidate = Path(self.artifact)
         if candidate.is_absolute() or "/" in self.artifact:
             return candidate if candidate.is_absolute() else PROJECT_ROOT / candidate
-        return model_dir / "artifacts" / self.artifact
+        return self.artifacts_dir / self.artifact
 
 
 @dataclass(**FROZEN)

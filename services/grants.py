@@ -28,6 +28,9 @@ JOB_TABLE_PRIVILEGES = {
     "stream_batches": "SELECT, INSERT",
     "stream_checkpoints": "SELECT, INSERT, UPDATE",
     "schema_migrations": "SELECT",
+    # The job reads the champion and shadow before each batch; `python -m model` (same account)
+    # appends changes; nobody rewrites the history.
+    "model_registry": "SELECT, INSERT",
 }
 NO_SUCH_GRANT = 1141
 

@@ -7,6 +7,7 @@ scikit-learn version against the installed one, and refuses a mismatch.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import version
@@ -17,6 +18,10 @@ from core.config import PROJECT_ROOT
 MODEL_DIR = PROJECT_ROOT / "model"
 ARTIFACTS_DIR = MODEL_DIR / "artifacts"
 CURRENT_FILE = MODEL_DIR / "CURRENT"
+
+
+# A version names a folder under the artifacts folder: no path separators, no "..".
+VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 
 
 class ModelArtifactError(RuntimeError):
@@ -62,7 +67,10 @@ def read_metadata(folder: Path) -> dict:
     path = Path(folder) / "metadata.json"
     if not path.exists():
         raise ModelArtifactError(f"no model metadata at {path}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ModelArtifactError(f"{path} is not JSON: {error}") from error
 
 
 def check_compatible(metadata: dict, expected_features: list[str]) -> None:
@@ -85,3 +93,38 @@ def load_artifact(folder: Path, expected_features: list[str]) -> ModelArtifact:
     if not (Path(folder) / "model.joblib").is_file():
         raise ModelArtifactError(f"no model at {Path(folder) / 'model.joblib'}")
     return ModelArtifact(metadata, Path(folder))
+
+
+def artifact_folder(artifacts_dir: Path, version: str) -> Path:
+    """The folder of a model version under the artifacts folder (a version is a folder name, never a path)."""
+    if not VERSION_PATTERN.match(version) or ".." in version:
+        raise ModelArtifactError(f"not a model version: {version!r} (letters, digits, '_', '.', '-')")
+    return Path(artifacts_dir) / version
+
+
+def artifact_versions(artifacts_dir: Path) -> list[str]:
+    """The versions stored under the artifacts folder (folders with a metadata.json), oldest first."""
+    folders = [path for path in Path(artifacts_dir).iterdir() if (path / "metadata.json").is_file()]
+    return [path.name for path in sorted(folders, key=lambda path: read_metadata(path).get("created_at", ""))]
+
+
+def trial_score(artifact: ModelArtifact) -> ModelArtifact:
+    """Load the artifact's model and score one all-zero row: a file that is not a model, or a model
+    that cannot score these features, is refused here instead of failing a micro-batch."""
+    import numpy as np
+    try:
+        probabilities = artifact.pipeline.predict_proba(np.zeros((1, len(artifact.feature_names))))
+    except Exception as error:  # noqa: BLE001 - whatever a broken file raises, the artifact is refused
+        raise ModelArtifactError(f"model {artifact.version} cannot score: {type(error).__name__}: {error}") from error
+    if probabilities.shape != (1, 2):
+        raise ModelArtifactError(f"model {artifact.version} returns {probabilities.shape[1]} classes, not 2")
+    return artifact
+
+
+def checked_version(artifacts_dir: Path, version: str, expected_features: list[str]) -> ModelArtifact:
+    """The artifact of a registry version, refused (ModelArtifactError) unless its metadata names
+    that version, it fits the stream's features and this scikit-learn, and its model scores."""
+    artifact = load_artifact(artifact_folder(artifacts_dir, version), expected_features)
+    if artifact.version != version:
+        raise ModelArtifactError(f"the artifact in folder {version} says it is model {artifact.version}")
+    return trial_score(artifact)

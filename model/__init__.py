@@ -1,0 +1,1 @@
+"""The model registry's commands (python -m model): which trained artifact scores payments."""
