@@ -1,6 +1,8 @@
 """The payment scoring query, in the order data flows (the production path, also driven by
 the tests): Kafka -> parse -> stateful velocity -> pandas UDF score -> decisions ->
-foreachBatch JDBC. The plan is defined once; Spark analyses it once, not per micro-batch."""
+foreachBatch JDBC. The streaming plan (read, parse, features) is defined once; the scoring
+stage is applied to each micro-batch in foreachBatch with the models the registry names for it
+(hot swap, pipeline/model_swap.py), its transform rebuilt only when they change."""
 from __future__ import annotations
 
 import logging
@@ -14,21 +16,22 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from core.config import AppConfig
-from decisions.rules import compile_rules, score_bands, with_decision
+from decisions.rules import compile_rules
 from events.contract import EventTimeBounds
 from events.kafka_source import read_payment_records
 from events.parse import parse_records
 from events.schemas import scored_payment_schema
 from features.calendar import with_calendar_features
 from features.definitions import model_feature_names, stored_feature_names
-from features.velocity import is_scored, with_event_time_watermark, with_scored_flag, with_velocity_features
+from features.velocity import with_event_time_watermark, with_scored_flag, with_velocity_features
+from pipeline.model_swap import ModelSwitch, scoring_transform
 from sinks.batch_writer import make_batch_writer
 from sinks.checkpoint_guard import CheckpointGuard
 from sinks.kafka_outbox import KafkaOutbox
 from sinks.mysql_sink import MySqlBatchSink
 from sinks.stream_fence import stream_fence
 from udfs.model_artifact import ModelArtifact, load_artifact
-from udfs.scoring import ship_model, with_score
+from udfs.scoring import ScoringModels, ship_model
 
 QUERY_NAME = "score_payments"
 log = logging.getLogger(__name__)
@@ -62,24 +65,23 @@ def with_parsed_records(config: AppConfig) -> Callable[[DataFrame], DataFrame]:
     return transform
 
 
-def scoring_stages(config: AppConfig, model: ModelArtifact) -> list[tuple[str, list[Callable]]]:
+def scoring_stages(config: AppConfig, models: ScoringModels | ModelArtifact) -> list[tuple[str, list[Callable]]]:
     """The transforms between the Kafka source and the sink, by stage, in the order data flows."""
-    scored = is_scored()
-    bands = score_bands(config.decisions, model.metadata.get("thresholds", {}))
+    models = models if isinstance(models, ScoringModels) else ScoringModels(models)
     return [
         ("read_parse", [with_parsed_records(config)]),
         ("features", [with_event_time_watermark(config.features), with_velocity_features(config.features),
                       with_calendar_features, with_scored_flag]),
-        ("scoring", [with_score(model, scored), with_decision(config.decisions.rules, bands, scored)]),
+        ("scoring", [scoring_transform(config, models)]),
     ]
 
 
-def scored_records(records_df: DataFrame, config: AppConfig, model: ModelArtifact,
+def scored_records(records_df: DataFrame, config: AppConfig, models: ScoringModels | ModelArtifact,
                    until: str | None = None) -> DataFrame:
     """Kafka records -> every record parsed, each valid payment with its features, score and
     decision (labels and rejected messages pass through for the sink); with `until`, the plan
-    cut after that stage (bench/stages.py)."""
-    for stage, transforms in scoring_stages(config, model):
+    cut after that stage (the streaming query stops at "features"; bench/stages.py)."""
+    for stage, transforms in scoring_stages(config, models):
         for transform in transforms:
             records_df = records_df.transform(transform)
         if stage == until:
@@ -105,11 +107,12 @@ def start_scoring_query(spark: SparkSession, config: AppConfig, trigger: dict,
     feature_names = stored_feature_names(config.features)
     compile_rules(spark, config.decisions.rules, scored_payment_schema(feature_names))
     ship_model(spark, model.folder)
-    write_batch = make_batch_writer(MySqlBatchSink(config.mysql, feature_names, model.version, fence), outbox,
+    models = ModelSwitch(spark, config, model)
+    write_batch = make_batch_writer(MySqlBatchSink(config.mysql, feature_names, fence), outbox, models.for_batch,
                                     on_commit)
     records_df = read_payment_records(spark, config.kafka, config.stream)
     query = (
-        scored_records(records_df, config, model).writeStream
+        scored_records(records_df, config, model, until="features").writeStream
         .queryName(QUERY_NAME)
         .foreachBatch(write_batch)
         .option("checkpointLocation", str(config.stream.checkpoint_location))

@@ -1,6 +1,7 @@
-"""The scoring query's foreachBatch function: write a micro-batch exactly once, then publish.
+"""The scoring query's foreachBatch function: score a micro-batch, write it exactly once, then publish.
 
-batch (scored payments, labels, rejected messages; rows on the executors) -> appended to their
+batch (payments with their features, labels, rejected messages; rows on the executors) -> scored
+by the models the registry names for this batch (hot swap, pipeline/model_swap.py) -> appended to their
 tables in one pass (executors) -> skipped repeats classified, if any (executors) -> ONE MySQL
 transaction on the driver (alerts, ledger row) -> alerts and dead letters to Kafka (executors,
 in the background). The driver handles counts, never rows.
@@ -17,6 +18,10 @@ from core.faults import AFTER_APPEND_BEFORE_COMMIT, fault_point
 from sinks.kafka_outbox import KafkaOutbox
 from sinks.mysql_sink import BatchKey, MySqlBatchSink, Skipped, current_stream_id, utc_now
 from sinks.resends import resolve_skipped
+from udfs.scoring import ScoringModels
+
+# Before each batch: its models and the transform that scores and decides with them.
+BatchScoring = Callable[[], tuple[ScoringModels, Callable[[DataFrame], DataFrame]]]
 
 log = logging.getLogger(__name__)
 
@@ -43,35 +48,37 @@ def advance_state(batch_df: DataFrame) -> None:
     batch_df.write.format("noop").mode("overwrite").save()
 
 
-def write_and_commit(batch_df: DataFrame, key: BatchKey, sink: MySqlBatchSink, clock: StageClock) -> dict:
-    """Clear an earlier attempt's rows, append this one's, commit the ledger row."""
+def write_and_commit(featured_df: DataFrame, key: BatchKey, sink: MySqlBatchSink, scoring: BatchScoring,
+                     clock: StageClock) -> dict:
+    """Clear an earlier attempt's rows, score and append this one's, commit the ledger row."""
     started_at = utc_now()
+    models, score = scoring()
     sink.clear_attempt(key)
-    figures = sink.append(batch_df, key)
+    figures = sink.append(featured_df.transform(score), key)
     clock.lap("write")
     # Rare (a repeat of an id stored under another customer, by another stream, or long ago): the
-    # batch is computed again for it, from the same records and the same state.
+    # batch's payments are computed again for it, from the same records and the same state.
     landed = sink.landed(key) + figures.quarantined_payments
-    skipped = resolve_skipped(batch_df, key, sink.mysql) if landed < figures.payments else Skipped()
+    skipped = resolve_skipped(featured_df, key, sink.mysql) if landed < figures.payments else Skipped()
     fault_point(AFTER_APPEND_BEFORE_COMMIT, key.batch_id)
-    result = sink.commit(key, figures, skipped, started_at)
+    result = sink.commit(key, figures, skipped, started_at, models.versions)
     clock.lap("commit")
     return {"rows_in": figures.rows_in, **result.stored, **result.latency}
 
 
-def make_batch_writer(sink: MySqlBatchSink, outbox: KafkaOutbox,
+def make_batch_writer(sink: MySqlBatchSink, outbox: KafkaOutbox, scoring: BatchScoring,
                       on_commit: Callable[[dict], None] | None = None) -> Callable[[DataFrame, int], None]:
-    """The foreachBatch function of the scoring query."""
-    def write_batch(batch_df: DataFrame, batch_id: int) -> None:
+    """The foreachBatch function of the scoring query (its rows come with their features)."""
+    def write_batch(featured_df: DataFrame, batch_id: int) -> None:
         started, clock = time.monotonic(), StageClock()
-        key = BatchKey(current_stream_id(batch_df.sparkSession), batch_id)
+        key = BatchKey(current_stream_id(featured_df.sparkSession), batch_id)
         if sink.is_committed(key):
-            advance_state(batch_df)
+            advance_state(featured_df)
             log.info("batch %d was already committed; its state advanced, nothing written", batch_id)
             summary = {"rows_in": 0, "replayed": True}
         else:
-            summary = write_and_commit(batch_df, key, sink, clock)
-        outbox.request(batch_df.sparkSession, key)
+            summary = write_and_commit(featured_df, key, sink, scoring, clock)
+        outbox.request(featured_df.sparkSession, key)
         summary = {"batch_id": batch_id, "seconds": time.monotonic() - started, "stages": clock.describe(),
                    **summary}
         log_batch(summary)

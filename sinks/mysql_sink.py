@@ -170,11 +170,10 @@ def table_columns(feature_names: list[str]) -> dict[str, list[str]]:
 class MySqlBatchSink:
     """Appends a batch's rows through the executors and commits it with its ledger row."""
 
-    def __init__(self, mysql: MySqlConfig, feature_names: list[str], model_version: str, fence: StreamFence):
+    def __init__(self, mysql: MySqlConfig, feature_names: list[str], fence: StreamFence):
         self.mysql = mysql
         self.fence = fence
         self.feature_names = list(feature_names)
-        self.model_version = model_version
         self.statements = named_statements(COMMIT_SQL)
         self.connection = ReusedConnection(mysql)
         # Built once: every column built is a round trip to the JVM, a micro-batch's time.
@@ -213,14 +212,17 @@ class MySqlBatchSink:
             cursor.execute(self.statements["count_batch_rows"], key.params())
             return int(cursor.fetchone()[0])
 
-    def commit(self, key: BatchKey, figures: BatchFigures, skipped: Skipped, started_at: datetime) -> CommitResult:
-        """One transaction: the batch's alerts and its ledger row (while this driver holds the stream's lock)."""
+    def commit(self, key: BatchKey, figures: BatchFigures, skipped: Skipped, started_at: datetime,
+               model_versions: tuple[str, str | None]) -> CommitResult:
+        """One transaction: the batch's alerts and its ledger row, with the champion and shadow
+        versions that scored it (while this driver holds the stream's lock)."""
         self.fence.verify()
-        return self.connection.transaction(lambda cursor: self._commit(cursor, key, figures, skipped, started_at),
-                                           f"committing batch {key.batch_id}")
+        return self.connection.transaction(
+            lambda cursor: self._commit(cursor, key, figures, skipped, started_at, model_versions),
+            f"committing batch {key.batch_id}")
 
-    def _commit(self, cursor, key: BatchKey, figures: BatchFigures, skipped: Skipped,
-                started_at: datetime) -> CommitResult:
+    def _commit(self, cursor, key: BatchKey, figures: BatchFigures, skipped: Skipped, started_at: datetime,
+                model_versions: tuple[str, str | None]) -> CommitResult:
         """The commit's statements, in the caller's transaction (run again after a deadlock)."""
         cursor.execute(self.statements["database_now"])
         committed_at = cursor.fetchone()[0]
@@ -240,7 +242,8 @@ class MySqlBatchSink:
             "rows_in": figures.rows_in, "rows_scored": scored, "rows_rejected": stored["rejected"],
             "rows_duplicate": stored["duplicates"], "alerts": alerts, "labels_in": stored["labels"],
             "rows_rule_errors": figures.rule_errors, "rows_quarantined": figures.quarantined,
-            "late_rows": figures.late_rows, "model_version": self.model_version, "started_at": started_at})
+            "late_rows": figures.late_rows, "model_version": model_versions[0],
+            "shadow_model_version": model_versions[1], "started_at": started_at})
         return CommitResult(stored, latency)
 
     def _rollup(self, cursor, key: BatchKey, scored: int) -> dict:

@@ -58,12 +58,13 @@ WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND decision IN ('RE
 INSERT INTO stream_batches
   (stream_id, batch_id, rows_in, rows_scored, rows_rejected, rows_duplicate, alerts, labels_in,
    late_rows, rows_rule_errors, rows_quarantined, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms,
-   rows_approved, rows_review, rows_declined, score_histogram, model_version, started_at, committed_at)
+   rows_approved, rows_review, rows_declined, score_histogram, model_version, shadow_model_version, started_at,
+   committed_at)
 VALUES (%(stream_id)s, %(batch_id)s, %(rows_in)s, %(rows_scored)s, %(rows_rejected)s, %(rows_duplicate)s,
         %(alerts)s, %(labels_in)s, %(late_rows)s, %(rows_rule_errors)s, %(rows_quarantined)s,
         %(latency_p50_ms)s, %(latency_p95_ms)s,
         %(latency_p99_ms)s, %(latency_max_ms)s, %(rows_approved)s, %(rows_review)s, %(rows_declined)s,
-        %(score_histogram)s, %(model_version)s, %(started_at)s, UTC_TIMESTAMP(6));
+        %(score_histogram)s, %(model_version)s, %(shadow_model_version)s, %(started_at)s, UTC_TIMESTAMP(6));
 
 -- name: has_unpublished
 -- Whether a stream has committed alerts or dead letters not yet published, up to a batch

@@ -68,3 +68,30 @@ SELECT committed_at, kafka_topic, kafka_partition, kafka_offset, reason_message,
 FROM rejected_payments
 WHERE reason_code = %(reason)s AND committed_at >= %(since)s
 ORDER BY committed_at DESC LIMIT %(limit)s;
+
+-- name: shadow_comparison
+-- Champion against shadow over the window's batches that scored both (the ledger's committed_at
+-- picks the batches, ix_scored_batch_decision_score their rows): sums for the score correlation,
+-- alert counts and their overlap (the shadow's alert: its score at or above its own review
+-- threshold), and per model its alerts' labels so far (the latest label of each payment).
+SELECT COUNT(*) AS payments,
+       SUM(s.score), SUM(s.shadow_score), SUM(s.score * s.score), SUM(s.shadow_score * s.shadow_score),
+       SUM(s.score * s.shadow_score),
+       SUM(s.decision IN ('REVIEW', 'DECLINED')),
+       SUM(s.shadow_score >= %(shadow_review)s),
+       SUM(s.decision IN ('REVIEW', 'DECLINED') AND s.shadow_score >= %(shadow_review)s),
+       SUM(s.decision IN ('REVIEW', 'DECLINED') AND l.is_fraud IS NOT NULL),
+       SUM(s.decision IN ('REVIEW', 'DECLINED') AND l.is_fraud = 1),
+       SUM(s.shadow_score >= %(shadow_review)s AND l.is_fraud IS NOT NULL),
+       SUM(s.shadow_score >= %(shadow_review)s AND l.is_fraud = 1)
+FROM stream_batches b
+JOIN scored_transactions s ON s.stream_id = b.stream_id AND s.batch_id = b.batch_id
+LEFT JOIN fraud_labels l ON l.transaction_id = s.transaction_id
+  AND NOT EXISTS (SELECT 1 FROM fraud_labels later   -- the latest label (as the view current_fraud_labels)
+                  WHERE later.transaction_id = l.transaction_id
+                    AND (later.kafka_partition, later.kafka_offset) > (l.kafka_partition, l.kafka_offset))
+WHERE b.committed_at >= %(since)s AND b.model_version = %(champion)s AND b.shadow_model_version = %(shadow)s
+  AND s.shadow_score IS NOT NULL;
+
+-- name: latest_models
+SELECT model_version, shadow_model_version FROM stream_batches ORDER BY committed_at DESC LIMIT 1;

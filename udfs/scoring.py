@@ -12,6 +12,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -86,29 +87,55 @@ def model_inputs(model_features: list[str]) -> Column:
     return F.struct(*[F.col(INPUT_COLUMNS.get(name, name)).cast("double").alias(name) for name in model_features])
 
 
-def model_score_column(artifact_dir: Path, model_features: list[str]) -> Column:
-    """The model's fraud probability for each row of a frame holding the model's input columns."""
-    path, model_names = str(artifact_dir), tuple(model_features)
+@dataclass(frozen=True)
+class ScoringModels:
+    """The models of a micro-batch: the champion scores and decides; the shadow, if any, is scored
+    beside it in the same pass and stored, never used for a decision (model/registry)."""
 
-    @pandas_udf(T.DoubleType())
-    def model_score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.Series]:
-        model = loaded_model(path, model_names)
+    champion: ModelArtifact
+    shadow: ModelArtifact | None = None
+
+    @property
+    def versions(self) -> tuple[str, str | None]:
+        return self.champion.version, self.shadow.version if self.shadow else None
+
+
+SCORES_TYPE = T.StructType([T.StructField("score", T.DoubleType()), T.StructField("shadow_score", T.DoubleType())])
+
+
+def model_scores_column(models: ScoringModels, model_features: list[str]) -> Column:
+    """Each row's fraud probability by the champion and by the shadow (NULL without one), from one
+    pandas UDF pass over the model's input columns."""
+    paths = (str(models.champion.folder), str(models.shadow.folder) if models.shadow else None)
+    model_names = tuple(model_features)
+
+    @pandas_udf(SCORES_TYPE)
+    def model_scores(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        champion = loaded_model(paths[0], model_names)
+        shadow = loaded_model(paths[1], model_names) if paths[1] else None
         for inputs in batches:
             # Rows that are not scored (labels, rejected messages) come with NULL inputs: any
             # number will do for them, their score is discarded (with_score).
             features = np.nan_to_num(inputs.to_numpy(dtype=np.float64))
-            yield pd.Series(model.pipeline.predict_proba(features)[:, 1])
+            yield pd.DataFrame({
+                "score": champion.pipeline.predict_proba(features)[:, 1],
+                "shadow_score": shadow.pipeline.predict_proba(features)[:, 1] if shadow else np.nan})
 
-    # Non-deterministic: Spark must not call the model twice for a row.
-    return model_score.asNondeterministic()(model_inputs(model_features))
+    # Non-deterministic: Spark must not call the models twice for a row.
+    return model_scores.asNondeterministic()(model_inputs(model_features))
 
 
-def with_score(model: ModelArtifact, is_scored: Column):
-    """Transform: + the model's score and version, for the rows is_scored selects (NULL for
-    the others). The columns are built once, when the query is defined."""
-    columns = {"score": F.when(is_scored, model_score_column(model.folder, model.feature_names)),
-               "model_version": F.when(is_scored, F.lit(model.version))}
+def with_score(models: ScoringModels | ModelArtifact, is_scored: Column):
+    """Transform: + the champion's score and version, and the shadow's, for the rows is_scored
+    selects (NULL for the others). The columns are built once, when the transform is made."""
+    models = models if isinstance(models, ScoringModels) else ScoringModels(models)
+    champion, shadow = models.versions
+    scores = model_scores_column(models, models.champion.feature_names)
+    columns = {"scores": F.when(is_scored, scores)}
+    outputs = {"score": F.col("scores.score"), "model_version": F.when(is_scored, F.lit(champion)),
+               "shadow_score": F.col("scores.shadow_score") if shadow else F.lit(None).cast("double"),
+               "shadow_model_version": F.when(is_scored, F.lit(shadow)) if shadow else F.lit(None).cast("string")}
 
     def transform(records_df: DataFrame) -> DataFrame:
-        return records_df.withColumns(columns)
+        return records_df.withColumns(columns).withColumns(outputs).drop("scores")
     return transform

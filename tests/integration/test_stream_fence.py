@@ -78,12 +78,12 @@ def test_a_zombie_driver_deletes_and_commits_nothing_once_another_holds_the_lock
     successor.hold()
     key = BatchKey(unique_id, 7)
     rejected_row(mysql_connection, key, 1)  # a row the successor committed for batch 7
-    sink = MySqlBatchSink(isolated_config.mysql, stored_feature_names(isolated_config.features), "test", zombie)
+    sink = MySqlBatchSink(isolated_config.mysql, stored_feature_names(isolated_config.features), zombie)
     with pytest.raises(StreamFenced, match="another driver"):
         sink.clear_attempt(key)  # the zombie replays batch 7: it must not delete the successor's row
     assert rows_of(mysql_connection, key) == 1
     with pytest.raises(StreamFenced, match="another driver"):
-        sink.commit(key, BatchFigures.of({}), Skipped(), utc_now())
+        sink.commit(key, BatchFigures.of({}), Skipped(), utc_now(), ("test", None))
     assert not sink.is_committed(key)
     successor.release()
 

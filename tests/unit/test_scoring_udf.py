@@ -15,8 +15,9 @@ from pyspark.sql import functions as F
 from core.config import load_config
 from events.schemas import payment_with_features_schema
 from features.definitions import model_feature_names, stored_feature_names
+from tests.model_helpers import tiny_artifact
 from udfs.model_artifact import current_artifact_dir, load_artifact
-from udfs.scoring import model_score_column, with_score
+from udfs.scoring import ScoringModels, model_scores_column, with_score
 
 ROWS = 300
 
@@ -60,7 +61,7 @@ def test_udf_scores_equal_the_pipelines_probabilities(spark):
     amounts = np.round(rng.uniform(1, 400, size=ROWS), 2)
     features = random_features(stored_names, rng)
     frame = payments_frame(spark, sample_payments(amounts), features, stored_names)
-    column = model_score_column(current_artifact_dir(), model_names)
+    column = model_scores_column(ScoringModels(artifact), model_names).score
     rows = frame.select("kafka_offset", "cust_count_7d", column.alias("score")).orderBy("kafka_offset").collect()
 
     inputs = features.assign(amount=amounts)[model_names].to_numpy(dtype=float)
@@ -84,7 +85,28 @@ def test_only_scored_rows_get_a_score_and_their_scores_do_not_depend_on_the_othe
         source_df = source_df.withColumn(name, F.when(F.col("is_scored"), F.col(name)))
     actual_df = source_df.transform(with_score(artifact, F.col("is_scored")))
     alone_df = frame.where(F.col("kafka_offset") % 3 != 0).select(
-        "kafka_offset", model_score_column(artifact.folder, artifact.feature_names).alias("expected"))
+        "kafka_offset", model_scores_column(ScoringModels(artifact), artifact.feature_names).score.alias("expected"))
     joined_df = actual_df.join(alone_df, "kafka_offset", "left")
     assert_column_equality(joined_df, "score", "expected")
     assert actual_df.where("NOT is_scored AND model_version IS NULL").count() == ROWS // 3
+
+
+def test_the_shadow_model_is_scored_in_the_same_pass_and_stored_beside_the_champions_score(spark, tmp_path):
+    """Champion and shadow each give their own pipeline's probabilities; versions per row; the
+    shadow never replaces the champion's score."""
+    config = load_config()
+    model_names, stored_names = model_feature_names(config.features), stored_feature_names(config.features)
+    champion = load_artifact(current_artifact_dir(), model_names)
+    shadow = load_artifact(tiny_artifact(tmp_path, "tiny-shadow", model_names, seed=3), model_names)
+    rng = np.random.default_rng(4)
+    amounts = np.round(rng.uniform(1, 400, size=ROWS), 2)
+    features = random_features(stored_names, rng)
+    frame = payments_frame(spark, sample_payments(amounts), features, stored_names).withColumn("is_scored", F.lit(True))
+    rows = (frame.transform(with_score(ScoringModels(champion, shadow), F.col("is_scored")))
+            .orderBy("kafka_offset").collect())
+
+    inputs = features.assign(amount=amounts)[model_names].to_numpy(dtype=float)
+    assert [r.score for r in rows] == pytest.approx(list(champion.pipeline.predict_proba(inputs)[:, 1]), abs=1e-12)
+    assert [r.shadow_score for r in rows] == pytest.approx(list(shadow.pipeline.predict_proba(inputs)[:, 1]), abs=1e-12)
+    assert {(r.model_version, r.shadow_model_version) for r in rows} == {(champion.version, "tiny-shadow")}
+    assert any(abs(r.score - r.shadow_score) > 0.01 for r in rows)  # two different models
