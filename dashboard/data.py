@@ -116,6 +116,57 @@ def latest_batch(cursor) -> tuple[str | None, datetime | None]:
     return (latest[0], latest[1]) if latest else (None, None)
 
 
+def latest_models(cursor) -> tuple[str | None, str | None]:
+    """Champion and shadow versions of the newest committed batch (None before any, or no shadow)."""
+    cursor.execute(statement("latest_models"))
+    latest = cursor.fetchone()
+    return (latest[0], latest[1]) if latest else (None, None)
+
+
+@dataclass(frozen=True)
+class ShadowComparison:
+    """Champion against shadow on the same payments: how alike their scores are, how their alerts
+    overlap, and each one's precision on its labelled alerts so far."""
+
+    payments: int
+    correlation: float | None
+    champion_alerts: int
+    shadow_alerts: int
+    both_alerts: int
+    champion_labelled: int
+    champion_frauds: int
+    shadow_labelled: int
+    shadow_frauds: int
+
+    @property
+    def overlap(self) -> float | None:
+        """Alerts both raised, over the alerts either raised (Jaccard)."""
+        either = self.champion_alerts + self.shadow_alerts - self.both_alerts
+        return self.both_alerts / either if either else None
+
+    @staticmethod
+    def precision(frauds: int, labelled: int) -> float | None:
+        return frauds / labelled if labelled else None
+
+
+def pearson(n: int, sx: float, sy: float, sxx: float, syy: float, sxy: float) -> float | None:
+    """The correlation of two columns from their sums (None when either is constant)."""
+    if n < 2:
+        return None
+    covariance, var_x, var_y = sxy - sx * sy / n, sxx - sx * sx / n, syy - sy * sy / n
+    return covariance / float(np.sqrt(var_x * var_y)) if var_x > 0 and var_y > 0 else None
+
+
+def shadow_comparison(cursor, since: datetime, champion: str, shadow: str, shadow_review: float) -> ShadowComparison:
+    cursor.execute(statement("shadow_comparison"), {"since": since, "champion": champion, "shadow": shadow,
+                                                    "shadow_review": shadow_review})
+    n, *sums = cursor.fetchone()
+    n = int(n or 0)
+    sums = [float(value or 0) for value in sums]
+    counts = [int(value) for value in sums[5:]]
+    return ShadowComparison(n, pearson(n, *sums[:5]), *counts)
+
+
 @dataclass(frozen=True)
 class AlertFilter:
     since: datetime
@@ -214,7 +265,8 @@ def representative_queries(velocity_columns: list[str], now: datetime) -> dict[s
     window = {"since": now - timedelta(hours=1)}
     queries = {name: (statement(name), params) for name, params in {
         "database_now": {}, "window_totals": window, "minute_totals": window,
-        "recent_batches": {**window, "limit": 200}, "latest_batch": {},
+        "recent_batches": {**window, "limit": 200}, "latest_batch": {}, "latest_models": {},
+        "shadow_comparison": {**window, "champion": "a", "shadow": "b", "shadow_review": 0.5},
         "latest_alerted_customers": {**window, "limit": 200}, "score_histograms": window,
         "rejected_by_reason": window, "rejected_samples": {**window, "reason": "BAD_JSON", "limit": 20},
     }.items()}

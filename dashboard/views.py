@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.config import PROJECT_ROOT, AppConfig, load_config
+from core.config import AppConfig, load_config
 from dashboard import data
 from dashboard.drift import population_stability_index, reading, shares
+from decisions.rules import score_bands
 from features.definitions import burst_feature_names, customer_feature_names
 
 WINDOWS_MINUTES = (15, 60, 360, 1440, 10080)
@@ -182,19 +183,61 @@ def model() -> None:
 
     @every_refresh
     def body(cursor, now: datetime):
-        live = data.score_distribution(cursor, now - timedelta(minutes=minutes))
-        version = data.latest_batch(cursor)[0] or resources().config.model.artifact_dir().name
-        show_model(version, live, minutes)
+        since = now - timedelta(minutes=minutes)
+        live = data.score_distribution(cursor, since)
+        champion, shadow = data.latest_models(cursor)
+        show_model(champion or resources().config.model.artifact_dir().name, live, minutes)
+        if shadow:
+            review = shadow_review_threshold(shadow)
+            show_shadow(champion, shadow, review, data.shadow_comparison(cursor, since, champion, shadow, review),
+                        minutes)
     body()
+
+
+def model_metadata(version: str) -> dict | None:
+    """A version's metadata from the artifacts folder (None when it is not there)."""
+    path = resources().config.model.artifacts_dir / version / "metadata.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 def training_distribution(version: str) -> np.ndarray | None:
     """The model's score shares on its test week, from its metadata (None if it has none)."""
-    path = PROJECT_ROOT / "model" / "artifacts" / version / "metadata.json"
-    if not path.exists():
-        return None
-    distribution = json.loads(path.read_text(encoding="utf-8")).get("test_score_distribution")
+    distribution = (model_metadata(version) or {}).get("test_score_distribution")
     return np.asarray(distribution["share"], dtype=float) if distribution else None
+
+
+def shadow_review_threshold(version: str) -> float:
+    """The score from which the shadow would alert: its own REVIEW threshold (conf/ overrides as for the champion)."""
+    return score_bands(resources().config.decisions, (model_metadata(version) or {}).get("thresholds", {})).review
+
+
+def show_shadow(champion: str, shadow: str, review: float, comparison: data.ShadowComparison, minutes: int) -> None:
+    st.subheader(f"Champion {champion} against shadow {shadow}")
+    st.caption(f"The shadow is scored on the same payments and never decides; it would alert from {review:.2f}. "
+               f"{window_label(minutes).capitalize()}, batches that scored both.")
+    if comparison.payments == 0:
+        st.info("No payment scored by both models in this range yet.")
+        return
+    columns = st.columns(3)
+    columns[0].metric("Payments scored by both", f"{comparison.payments:,}")
+    columns[1].metric("Score correlation", as_figure(comparison.correlation))
+    columns[2].metric("Alert overlap (both / either)", as_figure(comparison.overlap))
+    columns = st.columns(3)
+    columns[0].metric("Champion's alerts", f"{comparison.champion_alerts:,}")
+    columns[1].metric("Shadow's alerts", f"{comparison.shadow_alerts:,}")
+    columns[2].metric("Alerts of both", f"{comparison.both_alerts:,}")
+    precision = pd.DataFrame({
+        "model": [f"champion {champion}", f"shadow {shadow}"],
+        "alerts": [comparison.champion_alerts, comparison.shadow_alerts],
+        "labelled so far": [comparison.champion_labelled, comparison.shadow_labelled],
+        "confirmed fraud": [comparison.champion_frauds, comparison.shadow_frauds],
+        "precision": [as_figure(comparison.precision(comparison.champion_frauds, comparison.champion_labelled)),
+                      as_figure(comparison.precision(comparison.shadow_frauds, comparison.shadow_labelled))]})
+    st.dataframe(precision, hide_index=True)
+
+
+def as_figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def show_model(version: str, live: data.ScoreDistribution, minutes: int) -> None:

@@ -13,18 +13,22 @@ import pytest
 
 from bench.browser import browser_page, exceptions_shown, metric, open_view, screenshot
 from core.config import PROJECT_ROOT
+from features.definitions import model_feature_names
 from pipeline.scoring_query import start_scoring_query
 from services.dashboard_server import DashboardServer
 from services.grants import migrate_and_grant
 from services.mariadb_server import MariaDbServer
+from sinks.model_registry import Assignment, record_assignment
 from sinks.mysql_connection import connect
 from tests.job_runner import produce_generated
 from tests.kafka_helpers import produce
+from tests.model_helpers import copy_current_artifact, tiny_artifact
 
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "dashboard"
 PORT = 8597
+SHADOW = "tiny-shadow"
 HOSTILE = b'<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 
 
@@ -74,8 +78,23 @@ def drain(spark, config) -> None:
     assert query.exception() is None
 
 
+def with_shadow_model(config, tmp_path):
+    """The config with its own artifacts folder (the current model and a small shadow), and the
+    registry of its database naming that shadow beside the current champion."""
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    champion = copy_current_artifact(artifacts)
+    tiny_artifact(artifacts, SHADOW, model_feature_names(config.features), seed=7,
+                  thresholds={"review": 0.3, "decline": 0.95})
+    config = config.model_copy(update={"model": replace(config.model, artifact=champion, artifacts_dir=artifacts)})
+    with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
+        record_assignment(cursor, "shadow", Assignment(champion, SHADOW), "test")
+    return config
+
+
 def test_key_numbers_on_every_view_equal_mysql(spark, isolated_config, own_database, unique_id, tmp_path):
     config = own_database.model_copy(update={"kafka": isolated_config.kafka, "stream": isolated_config.stream})
+    config = with_shadow_model(config, tmp_path)
     produce_generated(config, 3000, f"{unique_id}-", "--invalid-fraction", "0.02")
     drain(spark, config)
     # In a micro-batch of their own, the hostile messages are the newest rejected ones, which
@@ -84,7 +103,8 @@ def test_key_numbers_on_every_view_equal_mysql(spark, isolated_config, own_datab
     drain(spark, config)
 
     server = DashboardServer(config.dashboard.host, PORT, tmp_path / "dashboard",
-                             (("MYSQL_DATABASE", config.mysql.database),))
+                             (("MYSQL_DATABASE", config.mysql.database),
+                              ("MODEL_ARTIFACTS_DIR", str(config.model.artifacts_dir))))
     server.start()
     try:
         with browser_page() as page:
@@ -150,8 +170,24 @@ def check_model(page, url: str, config) -> None:
               for a, e in zip(live, trained, strict=True))
     assert as_int(metric(page, "Payments scored, last 1 hour")) == int(counts.sum())
     assert float(metric(page, "Population stability index")) == pytest.approx(psi, abs=0.0015)
+    check_shadow_comparison(page, config)
     assert exceptions_shown(page) == 0
     screenshot(page, ARTIFACTS, "model")
+
+
+def check_shadow_comparison(page, config) -> None:
+    """The champion-shadow figures equal MySQL's, the shadow alerting from its own threshold (0.3)."""
+    both = scalar(config, "SELECT COUNT(*) FROM scored_transactions WHERE shadow_model_version = %s", SHADOW)
+    assert both == scalar(config, "SELECT COUNT(*) FROM scored_transactions") > 0
+    alerts = [scalar(config, "SELECT COUNT(*) FROM scored_transactions WHERE " + where) for where in (
+        "decision <> 'APPROVED'", "shadow_score >= 0.3", "decision <> 'APPROVED' AND shadow_score >= 0.3")]
+    assert as_int(metric(page, "Payments scored by both")) == both
+    shown = [as_int(metric(page, label)) for label in ("Champion's alerts", "Shadow's alerts", "Alerts of both")]
+    assert shown == alerts and alerts[1] > 0
+    with connect(config.mysql, autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT score, shadow_score FROM scored_transactions")
+        scores = np.asarray(cursor.fetchall(), dtype=float)
+    assert float(metric(page, "Score correlation")) == pytest.approx(np.corrcoef(scores.T)[0, 1], abs=0.0015)
 
 
 def check_rejected(page, url: str, config) -> None:

@@ -11,8 +11,8 @@ from sinks.mysql_connection import named_statements
 pytestmark = pytest.mark.integration
 
 QUERIES = ("alert_count", "latest_alerted_customers", "alerts", "customer_transactions", "latest_batch",
-           "minute_totals", "recent_batches", "rejected_by_reason", "rejected_samples", "score_histograms",
-           "window_totals")
+           "latest_models", "minute_totals", "recent_batches", "rejected_by_reason", "rejected_samples",
+           "score_histograms", "shadow_comparison", "window_totals")
 
 
 def queries(config, cursor) -> dict:
@@ -31,7 +31,7 @@ def test_dashboard_query_does_not_scan_a_table(local_services, mysql_connection,
         sql, params = queries(local_services, cursor)[name]
         plan = data.explain(cursor, sql, params)
     assert not data.full_scans(plan), f"{name} scans scored_transactions: {plan}"
-    for table in ("stream_batches", "payment_alerts", "rejected_payments"):
+    for table in ("stream_batches", "payment_alerts", "rejected_payments", "fraud_labels"):
         # Scanning these is the optimiser's right choice when the window holds most of the table
         # (as it does on test data written minutes ago), so what must hold is that an index exists.
         unindexed = [step for step in data.full_scans(plan, table) if not (step["key"] or step["possible_keys"])]
