@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ["core", "events", "features", "udfs", "decisions", "sinks", "pipeline", "jobs"]
-TOOLS = {"services", "dashboard", "training", "model", "generator", "producer", "bench", "scripts", "tests"}
+TOOLS = {"services", "dashboard", "training", "model", "backtest", "generator", "producer", "bench", "scripts", "tests"}
 
 
 def imported_packages(path: Path) -> set[str]:
