@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 SUBMIT  := scripts/spark-submit
 PYTEST_ARGS ?=
 
-.PHONY: setup services-up services-down services-reset services-status demo run test chaos produce generate bench bench-throughput bench-latency bench-dashboard cluster-run bench-producer bench-state bench-state-scale bench-recovery backtest train dashboard dashboard-stop
+.PHONY: setup services-up services-down services-reset services-status demo run test chaos produce generate bench bench-throughput bench-latency bench-dashboard cluster-run bench-producer bench-state bench-state-scale bench-recovery bench-scoring backtest train dashboard dashboard-stop
 
 setup:                     ## install Python packages, jars, MariaDB (idempotent)
 	@scripts/bootstrap.sh
@@ -71,6 +71,9 @@ bench-state-scale: setup   ## the state at scale: 1M customers, 20M payments of 
 
 bench-state: setup         ## the stateful stage alone (velocity operators), 1M payments: make bench-state ARGS="--customers 500000"
 	@$(SUBMIT) bench/state_stage.py $(ARGS)
+
+bench-scoring: setup       ## the model call on one core, rows/s per version: make bench-scoring ARGS="--models A,B"
+	@$(PY) bench/scoring.py $(ARGS)
 
 backtest: services-up      ## replay a labelled dataset through the job's code: make backtest ARGS="--rules candidate.yaml"
 	@$(PY) -m backtest $(ARGS)

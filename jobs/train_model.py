@@ -71,15 +71,15 @@ def main(argv=None) -> int:
     names = model_feature_names(config.features)
     plan = SplitPlan(pd.Timestamp(args.train_start, tz="UTC"), args.train_days,
                      config.features.label_delay_days, args.test_days)
-    results, best, pipeline, train, test, scores = fit_and_compare(frame, names, plan, args.seed)
-    metadata = build_metadata(best, pipeline, names, plan, results, train, test, scores, description)
+    result = fit_and_compare(frame, names, plan, args.seed)
+    metadata = build_metadata(result, names, plan, description)
     folder = ARTIFACTS_DIR / metadata["version"]
-    save_artifact(folder, pipeline, metadata)
+    save_artifact(folder, result.pipeline, metadata)
     if not args.no_set_current:
         CURRENT_FILE.write_text(metadata["version"] + "\n", encoding="utf-8")
         write_model_card(metadata, MODEL_DIR / "MODEL_CARD.md", " ".join([DEFAULT_COMMAND, *(argv or sys.argv[1:])]))
-    print(json.dumps({"version": metadata["version"], "chosen": best, "candidates": results,
-                      "thresholds": metadata["thresholds"]}, indent=2))
+    print(json.dumps({"version": metadata["version"], "chosen": result.best, "validation": result.validation,
+                      "test": result.test_metrics, "thresholds": metadata["thresholds"]}, indent=2))
     log.info("artifact written to %s in %.0f s total", folder, time.monotonic() - started)
     return 0
 

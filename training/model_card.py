@@ -17,23 +17,32 @@ Artifact: `model/artifacts/{version}/` (`model.joblib`, `metadata.json`).
 Synthetic payments from the project's generator (`generator/`), a re-implementation of the
 simulator of *Reproducible Machine Learning for Credit Card Fraud Detection* (Le Borgne,
 Siblini, Lebichot, Bontempi, ULB): {dataset}.
-Split (the handbook's protocol): train {train_from} to {train_to}, {delay} days of label delay
-skipped, test {test_from} to {test_to}; customers already known to be compromised are removed
-from the test days. Train: {train_rows:,} payments ({train_frauds:,} frauds); test: {test_rows:,}
-payments ({test_frauds:,} frauds).
+Split (the handbook's protocol, customers already known to be compromised removed from the
+evaluated days, {delay} days of label delay skipped before each):
+- **choice** of the model and its thresholds: every candidate trained {val_train_from} to
+  {val_train_to}, compared on the validation week {val_from} to {val_to};
+- **test**, once, for the chosen model only: retrained {train_from} to {train_to}, evaluated on
+  {test_from} to {test_to}. Train: {train_rows:,} payments ({train_frauds:,} frauds); test:
+  {test_rows:,} payments ({test_frauds:,} frauds).
 
 ## Features (in this order)
 {features}
 
-Computed by `features/engine.py`, the same code the stream runs (parity is tested).
+Computed by the stream's own stateful operators run as a Spark batch query (`features/batch.py`);
+the parity test proves them equal to what the stream computes.
 
-## Metrics on the test period
+## Metrics
+On the test week ({test_from} to {test_to}), the chosen **{model}**: ROC AUC {test_auc:.3f},
+average precision **{test_ap:.3f}**, card precision@100 **{test_cp:.3f}**.
+
+The choice, on the validation week ({val_from} to {val_to}):
+
 | model | ROC AUC | average precision | card precision@100 |
 |---|---|---|---|
 {table}
 
-Chosen: **{model}** (best average precision). Decision thresholds from the test period:
-REVIEW at score ≥ {review} (precision ≥ 40 %), DECLINE at score ≥ {decline} (precision ≥ 90 %).
+Chosen: **{model}** (best validation average precision). Decision thresholds from the validation
+week: REVIEW at score ≥ {review} (precision ≥ 40 %), DECLINE at score ≥ {decline} (precision ≥ 90 %).
 
 ## Intended use
 Ranking card payments for review and blocking in the payscore streaming job, alongside
@@ -67,6 +76,10 @@ def write_model_card(metadata: dict, path: Path, command: str) -> None:
         dataset=", ".join(f"{k} {v}" for k, v in metadata["dataset"].items()),
         train_from=split["train"][0], train_to=split["train"][1], test_from=split["test"][0],
         test_to=split["test"][1], delay=split["delay_days"],
+        val_train_from=split["validation"]["train"][0], val_train_to=split["validation"]["train"][1],
+        val_from=split["validation"]["test"][0], val_to=split["validation"]["test"][1],
+        test_auc=metadata["metrics"]["roc_auc"], test_ap=metadata["metrics"]["average_precision"],
+        test_cp=metadata["metrics"]["card_precision_at_100"],
         train_rows=metadata["rows"]["train"], train_frauds=metadata["rows"]["train_frauds"],
         test_rows=metadata["rows"]["test"], test_frauds=metadata["rows"]["test_frauds"],
         features="\n".join(f"{i}. `{n}`" for i, n in enumerate(metadata["feature_names"], 1)),

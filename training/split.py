@@ -1,4 +1,5 @@
-"""The handbook's time-based split: train on a period, skip the label delay, test after it."""
+"""The handbook's time-based split: train on a period, skip the label delay, test after it; the
+model and its thresholds are chosen on the same split shifted back by one test period (validation)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,6 +17,12 @@ class SplitPlan:
     @property
     def test_start(self) -> pd.Timestamp:
         return self.train_start + pd.Timedelta(days=self.train_days + self.delay_days)
+
+    def validation_plan(self) -> SplitPlan:
+        """The same split one test period earlier: its test period is the validation period, which
+        ends where this test period starts (the handbook's validation protocol)."""
+        return SplitPlan(self.train_start - pd.Timedelta(days=self.test_days), self.train_days, self.delay_days,
+                         self.test_days)
 
     def describe(self) -> dict:
         day = pd.Timedelta(days=1)

@@ -71,7 +71,17 @@ def test_committed_model_meets_the_targets_and_is_reproducible(spark):
     features = compute_features(spark, dataset, labels_after_delay(dataset, timedelta(days=7)), config.features)
     data = pd.concat([dataset[["customer_id", "event_time", "is_fraud", "amount"]],
                       features.drop(columns=["amount"])], axis=1)
-    results, best, *_ = fit_and_compare(data, model_feature_names(config.features),
-                                        SplitPlan(pd.Timestamp(metadata["split"]["train"][0], tz="UTC")))
-    assert best == metadata["model"]
-    assert results == metadata["candidates"]
+    result = fit_and_compare(data, model_feature_names(config.features),
+                             SplitPlan(pd.Timestamp(metadata["split"]["train"][0], tz="UTC")))
+    assert result.best == metadata["model"]
+    assert result.validation == metadata["candidates"]
+    assert result.test_metrics == metadata["metrics"] and result.thresholds == metadata["thresholds"]
+
+
+def test_the_model_is_chosen_on_the_validation_week_just_before_the_test_week():
+    plan = SplitPlan(START)
+    validation = plan.validation_plan()
+    assert plan.describe()["test"] == ["2018-08-08", "2018-08-14"]
+    assert validation.describe() == {"train": ["2018-07-18", "2018-07-24"], "test": ["2018-08-01", "2018-08-07"],
+                                     "delay_days": 7}
+    assert validation.test_start + pd.Timedelta(days=validation.test_days) == plan.test_start  # no overlap
