@@ -187,8 +187,8 @@ def alerts(cursor, where: AlertFilter, limit: int = 200) -> tuple[pd.DataFrame, 
     """The newest alerts matching the filter (at most `limit`) and how many match in all."""
     sql, params = where.bind("alerts")
     cursor.execute(sql, {**params, "limit": limit})
-    frame = _frame(cursor, ["committed_at", "transaction_id", "decision", "score", "reasons", "amount", "currency",
-                            "customer_id", "terminal_id", "event_time"])
+    frame = _frame(cursor, ["committed_at", "transaction_id", "decision", "score", "reasons", "top_features", "amount",
+                            "currency", "customer_id", "terminal_id", "event_time"])
     sql, params = where.bind("alert_count")
     cursor.execute(sql, params)
     return frame, int(cursor.fetchone()[0])

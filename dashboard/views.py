@@ -127,7 +127,11 @@ def alerts() -> None:
         if frame.empty:
             st.info(f"No alert matches in the {window_label(minutes)}.")
         else:
-            st.caption(f"The newest {len(frame):,} of {total:,}")
+            st.caption(f"The newest {len(frame):,} of {total:,}; top_features: the three features that moved "
+                       "the score most (tree SHAP values, + towards fraud)")
+            newest = frame.iloc[0]
+            st.text(f"Newest alert {newest['transaction_id']}: {newest['decision']}, reasons {newest['reasons']}, "
+                    f"top features {newest['top_features'] or '-'}")
             st.dataframe(frame, hide_index=True, width="stretch")
     body()
 

@@ -104,6 +104,6 @@ def scored_payment_schema(feature_names: list[str]) -> T.StructType:
 
 # Columns a scored payment gets after its features (udfs/, decisions/), stored with it.
 DECISION_COLUMNS = ("score", "model_version", "shadow_score", "shadow_model_version", "score_band", "reasons",
-                    "decision", "rule_errors")
+                    "decision", "rule_errors", "top_features")
 # Every row the sink writes names its micro-batch: the streaming query's id and the batch id.
 BATCH_TAG_COLUMNS = ("stream_id", "batch_id")

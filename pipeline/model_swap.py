@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from core.config import AppConfig
 from decisions.rules import score_bands, with_decision
@@ -15,18 +16,23 @@ from features.definitions import model_feature_names
 from features.velocity import is_scored
 from sinks.model_registry import Assignment, latest_assignment
 from sinks.mysql_connection import ReusedConnection
+from udfs.explain import explanation_column
 from udfs.model_artifact import ModelArtifact, ModelArtifactError, artifact_folder, checked_version
 from udfs.scoring import ScoringModels, ship_model, with_score
 
 log = logging.getLogger(__name__)
+ALERT_DECISIONS = ("REVIEW", "DECLINED")
 
 
 def scoring_transform(config: AppConfig, models: ScoringModels) -> Callable[[DataFrame], DataFrame]:
-    """Transform: featured records -> + scores (champion and shadow) and the champion's decision."""
+    """Transform: featured records -> + scores (champion and shadow), the champion's decision, and
+    for an alert its top feature contributions."""
     scored = is_scored()
     bands = score_bands(config.decisions, models.champion.metadata.get("thresholds", {}))
     score, decide = with_score(models, scored), with_decision(config.decisions.rules, bands, scored)
-    return lambda records_df: records_df.transform(score).transform(decide)
+    is_alert = scored & F.col("decision").isin(*ALERT_DECISIONS)
+    explanation = {"top_features": explanation_column(models.champion, is_alert)}
+    return lambda records_df: records_df.transform(score).transform(decide).withColumns(explanation)
 
 
 def fixed_scoring(config: AppConfig, models: ScoringModels):

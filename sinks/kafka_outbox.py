@@ -39,7 +39,8 @@ def alert_messages(alerts_df: DataFrame, topic: str) -> DataFrame:
         "transaction_id", "customer_id", "terminal_id", F.col("amount").cast("double").alias("amount"), "currency",
         F.col("amount_base").cast("double").alias("amount_base"), utc_text(F.col("event_time")).alias("event_time"),
         "decision", "score",
-        F.coalesce(F.split("reasons", ","), F.array().cast("array<string>")).alias("reasons"), "model_version")
+        F.coalesce(F.split("reasons", ","), F.array().cast("array<string>")).alias("reasons"), "model_version",
+        "top_features")
     return alerts_df.select(F.lit(topic).alias("topic"), F.col("transaction_id").alias("key"),
                             F.to_json(value).alias("value"))
 

@@ -48,9 +48,9 @@ WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND reason_code = %(
 -- name: record_alerts
 INSERT IGNORE INTO payment_alerts
   (transaction_id, customer_id, terminal_id, amount, currency, amount_base, event_time, decision, score, reasons,
-   model_version, stream_id, batch_id, committed_at)
+   model_version, top_features, stream_id, batch_id, committed_at)
 SELECT transaction_id, customer_id, terminal_id, amount, currency, amount_base, event_time, decision, score,
-       reasons, model_version, stream_id, batch_id, %(committed_at)s
+       reasons, model_version, top_features, stream_id, batch_id, %(committed_at)s
 FROM scored_transactions
 WHERE stream_id = %(stream_id)s AND batch_id = %(batch_id)s AND decision IN ('REVIEW', 'DECLINED');
 
@@ -77,7 +77,7 @@ SELECT EXISTS (SELECT 1 FROM payment_alerts
 -- name: unpublished_alerts
 -- Read by an executor (Spark's JDBC reader): the key is inlined as literals (BatchKey.in_sql).
 SELECT transaction_id, customer_id, terminal_id, amount, currency, amount_base, event_time, decision, score,
-       reasons, model_version
+       reasons, model_version, top_features
 FROM payment_alerts
 WHERE published_at IS NULL AND stream_id = %(stream_id)s AND batch_id <= %(batch_id)s;
 

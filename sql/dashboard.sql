@@ -29,8 +29,8 @@ ORDER BY committed_at DESC LIMIT %(limit)s;
 SELECT model_version, committed_at FROM stream_batches ORDER BY committed_at DESC LIMIT 1;
 
 -- name: alerts
-SELECT committed_at, transaction_id, decision, score, reasons, amount, currency, customer_id, terminal_id,
-       event_time
+SELECT committed_at, transaction_id, decision, score, reasons, top_features, amount, currency, customer_id,
+       terminal_id, event_time
 FROM payment_alerts
 WHERE committed_at >= %(since)s AND committed_at <= %(until)s AND decision IN ({placeholders})
   AND (%(reason)s IS NULL OR FIND_IN_SET(%(reason)s, reasons) > 0)

@@ -138,6 +138,12 @@ def check_overview(page, url: str, config) -> None:
 def check_alerts(page, url: str, config) -> None:
     open_view(page, url, "alerts")
     assert as_int(metric(page, "Alerts matching")) == scalar(config, "SELECT COUNT(*) FROM payment_alerts") > 0
+    newest = page.get_by_text("Newest alert ", exact=False).first
+    newest.wait_for(state="visible", timeout=20_000)
+    text = newest.inner_text()
+    explained = scalar(config, "SELECT top_features FROM payment_alerts WHERE transaction_id = %s",
+                       text.split()[2].rstrip(":"))
+    assert explained.count(":") == 3 and f"top features {explained}" in text  # three features, their contributions
     assert exceptions_shown(page) == 0
     screenshot(page, ARTIFACTS, "alerts")
 

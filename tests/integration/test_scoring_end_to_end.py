@@ -68,6 +68,12 @@ def test_every_message_is_scored_or_rejected_once(spark, isolated_config, mysql_
     assert large <= {t for t, _ in alerts}
     published = consume(bootstrap, topics.alerts, len(alerts))
     assert sorted(m.key().decode() for m in published) == sorted(t for t, _ in alerts)
+    # Every alert, and only an alert, carries its three top feature contributions (to Kafka too).
+    explained = rows(mysql_connection, "SELECT decision <> 'APPROVED', top_features FROM scored_transactions "
+                     "WHERE stream_id = %s", stream)
+    assert all(bool(top) == bool(alert) for alert, top in explained)
+    assert all(top.count(":") == 3 for alert, top in explained if alert)
+    assert all(json.loads(m.value())["top_features"].count(":") == 3 for m in published)
     for message in published:
         body = json.loads(message.value())
         assert body["decision"] in ("REVIEW", "DECLINED") and 0 <= body["score"] <= 1 and body["reasons"]
