@@ -351,6 +351,9 @@ class ModelConfig:
     artifact: Annotated[str, Field(min_length=1)]
     # The versions the registry may name: one folder each (model.joblib, metadata.json).
     artifacts_dir: ProjectPath = Field(Path("model/artifacts"), validate_default=True)
+    # Each alert's top three feature contributions (tree SHAP, udfs/explain.py): about 6 ms of a
+    # core per alert with the default forest; false leaves top_features NULL.
+    explain_alerts: bool = True
 
     def artifact_dir(self) -> Path:
         """The artifact folder: model/CURRENT's version, a version name, or a path."""

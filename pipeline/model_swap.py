@@ -31,7 +31,8 @@ def scoring_transform(config: AppConfig, models: ScoringModels) -> Callable[[Dat
     bands = score_bands(config.decisions, models.champion.metadata.get("thresholds", {}))
     score, decide = with_score(models, scored), with_decision(config.decisions.rules, bands, scored)
     is_alert = scored & F.col("decision").isin(*ALERT_DECISIONS)
-    explanation = {"top_features": explanation_column(models.champion, is_alert)}
+    explanation = {"top_features": explanation_column(models.champion, is_alert) if config.model.explain_alerts
+                   else F.lit(None).cast("string")}
     return lambda records_df: records_df.transform(score).transform(decide).withColumns(explanation)
 
 

@@ -2,16 +2,20 @@
 shap library computes them on the model's own estimator), and nothing to other rows."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import shap
 from pyspark.sql import functions as F
 
 from core.config import load_config
 from features.definitions import model_feature_names, stored_feature_names
+from pipeline.model_swap import scoring_transform
 from tests.model_helpers import tiny_artifact
 from tests.unit.test_scoring_udf import ROWS, payments_frame, random_features, sample_payments
 from udfs.explain import explanation_column, top_contributions
 from udfs.model_artifact import current_artifact_dir, load_artifact
+from udfs.scoring import ScoringModels
 
 
 def test_top_contributions_are_the_largest_by_absolute_value_with_their_sign():
@@ -52,3 +56,18 @@ def test_a_linear_model_is_explained_by_its_exact_contributions(spark, tmp_path)
     scaler, linear = artifact.pipeline[:-1], artifact.pipeline.steps[-1][1]
     values = scaler.transform(inputs[::2]) * linear.coef_.reshape(1, -1)
     assert explained[::2] == top_contributions(values, names)
+
+
+def test_the_scoring_stage_explains_alerts_only_and_not_at_all_when_switched_off(spark):
+    config = load_config()
+    stored = stored_feature_names(config.features)
+    artifact = load_artifact(current_artifact_dir(), model_feature_names(config.features))
+    features = random_features(stored, np.random.default_rng(7))
+    frame = payments_frame(spark, sample_payments(np.full(ROWS, 6000.0)), features, stored).withColumns(
+        {"reason_code": F.lit(None).cast("string"), "is_label": F.lit(False),
+         "duplicate_of": F.lit(None).cast("string")})  # every payment over LARGE_AMOUNT's 5,000: an alert
+    for explain, expected in ((True, {3}), (False, {None})):
+        switched = config.model_copy(update={"model": replace(config.model, explain_alerts=explain)})
+        rows = frame.transform(scoring_transform(switched, ScoringModels(artifact))).collect()
+        assert {r.decision for r in rows} <= {"REVIEW", "DECLINED"}
+        assert {r.top_features.count(":") if r.top_features else None for r in rows} == expected
