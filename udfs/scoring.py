@@ -7,6 +7,7 @@ stream computes and the installed scikit-learn.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -60,18 +61,25 @@ def ship_model(spark, artifact_dir: Path) -> None:
     if shipped in _SHIPPED:
         return
     _SHIPPED.add(shipped)
-    target = Path(tempfile.mkdtemp(prefix="payscore-model-")) / f"{artifact_dir.name}.zip"
+    target = Path(tempfile.mkdtemp(prefix="payscore-model-")) / shipped_name(artifact_dir)
     with zipfile.ZipFile(target, "w") as archive:
         for path in sorted(artifact_dir.iterdir()):
             archive.write(path, path.name)
     spark.sparkContext.addArchive(str(target))
 
 
+def shipped_name(artifact_dir: Path) -> str:
+    """The archive's name: the version and a digest of the folder's path, so that two folders of one
+    version name (another artifacts folder) never stand for each other on an executor."""
+    digest = hashlib.sha256(str(artifact_dir).encode()).hexdigest()[:12]
+    return f"{Path(artifact_dir).name}-{digest}.zip"
+
+
 def shipped_copy(artifact_dir: Path) -> Path:
     """The executor's unpacked copy of the artifact (ship_model), else the driver's path."""
     from pyspark import SparkFiles
     try:
-        copy = Path(SparkFiles.get(f"{artifact_dir.name}.zip"))
+        copy = Path(SparkFiles.get(shipped_name(artifact_dir)))
     except Exception:  # noqa: BLE001 - no SparkFiles here (plain Python use)
         return artifact_dir
     return copy if (copy / "metadata.json").exists() else artifact_dir

@@ -17,7 +17,7 @@ from events.schemas import payment_with_features_schema
 from features.definitions import model_feature_names, stored_feature_names
 from tests.model_helpers import tiny_artifact
 from udfs.model_artifact import current_artifact_dir, load_artifact
-from udfs.scoring import ScoringModels, model_scores_column, with_score
+from udfs.scoring import ScoringModels, model_scores_column, shipped_name, with_score
 
 ROWS = 300
 
@@ -110,3 +110,10 @@ def test_the_shadow_model_is_scored_in_the_same_pass_and_stored_beside_the_champ
     assert [r.shadow_score for r in rows] == pytest.approx(list(shadow.pipeline.predict_proba(inputs)[:, 1]), abs=1e-12)
     assert {(r.model_version, r.shadow_model_version) for r in rows} == {(champion.version, "tiny-shadow")}
     assert any(abs(r.score - r.shadow_score) > 0.01 for r in rows)  # two different models
+
+
+def test_two_folders_of_one_version_name_are_shipped_under_different_names(tmp_path):
+    """An executor must never load one artifacts folder's model for another's of the same version name."""
+    first, second = tmp_path / "a" / "tiny-1", tmp_path / "b" / "tiny-1"
+    assert shipped_name(first) != shipped_name(second)
+    assert shipped_name(first) == shipped_name(tmp_path / "a" / "tiny-1") and shipped_name(first).startswith("tiny-1-")
