@@ -9,6 +9,8 @@ import argparse
 import getpass
 import sys
 
+import pymysql
+
 from core.config import ConfigError, load_config
 from model.registry import ModelRegistry, RegistryError
 
@@ -63,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     except (RegistryError, ConfigError) as error:
         print(f"python -m model {args.command}: {error}", file=sys.stderr)
         return 2
+    except pymysql.err.MySQLError as error:
+        print(f"python -m model {args.command}: the registry's database cannot be used ({error}); is MySQL up "
+              "(make services-up) and migrated?", file=sys.stderr)
+        return 3
     return 0
 
 

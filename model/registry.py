@@ -83,6 +83,8 @@ class ModelRegistry:
         current = self.current()
         roles = {current.champion: "champion", **({current.shadow: "shadow"} if current.shadow else {})}
         listed = []
+        if not self.config.model.artifacts_dir.is_dir():
+            raise RegistryError(f"no artifacts folder {self.config.model.artifacts_dir} (model.artifacts_dir)")
         for version in artifact_versions(self.config.model.artifacts_dir):
             metadata = read_metadata(self.config.model.artifacts_dir / version)
             listed.append({"version": version, "role": roles.get(version, ""), "model": metadata.get("model", ""),

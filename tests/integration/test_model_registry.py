@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +129,20 @@ def test_the_running_job_switches_models_between_micro_batches_and_refuses_a_bro
     assert ledger_versions(mysql_connection, str(query.id)) == {
         (champion, None), ("tiny-a", champion), ("tiny-a", None)}
     assert "model tiny-broken named by the registry is refused" in caplog.text
+
+
+def test_an_unreachable_database_or_a_missing_artifacts_folder_is_a_clear_error(registry_config, tmp_path, capsys):
+    import yaml
+    config_file = yaml_of(registry_config, tmp_path)
+    raw = yaml.safe_load(Path(config_file).read_text())
+    raw["mysql"].update(port=1, connect_timeout_s=2)  # nothing listens there
+    closed = tmp_path / "closed.yaml"
+    closed.write_text(yaml.safe_dump(raw))
+    assert model_command(["--config", str(closed), "list"]) == 3
+    assert "the registry's database cannot be used" in capsys.readouterr().err
+    raw = yaml.safe_load(Path(config_file).read_text())
+    raw["model"]["artifacts_dir"] = str(tmp_path / "nowhere")
+    missing = tmp_path / "missing.yaml"
+    missing.write_text(yaml.safe_dump(raw))
+    assert model_command(["--config", str(missing), "list"]) == 2
+    assert "no artifacts folder" in capsys.readouterr().err
