@@ -56,6 +56,10 @@ ENV_OVERRIDES = {
     "MYSQL_READER_PASSWORD": ("mysql", "reader_password"),
     "MYSQL_READER_PASSWORD_FILE": ("mysql", "reader_password_file"),
     "DASHBOARD_PORT": ("dashboard", "port"),
+    "DASHBOARD_USERS_FILE": ("dashboard", "users_file"),
+    "DASHBOARD_KAFKA_BOOTSTRAP_SERVERS": ("dashboard", "label_writer", "bootstrap_servers"),
+    "DASHBOARD_KAFKA_USERNAME": ("dashboard", "label_writer", "sasl_username"),
+    "DASHBOARD_KAFKA_PASSWORD": ("dashboard", "label_writer", "sasl_password"),
     "MODEL_ARTIFACTS_DIR": ("model", "artifacts_dir"),
 }
 ACTIONS = ("APPROVED", "REVIEW", "DECLINED")  # by severity
@@ -369,11 +373,40 @@ class ModelConfig:
 
 
 @dataclass(**FROZEN)
+class LabelWriterConfig:
+    """The Kafka account the dashboard sends analysts' labels with: the broker lets it write the
+    labels topic and nothing else. Its password: DASHBOARD_KAFKA_PASSWORD or sasl_password_file."""
+
+    bootstrap_servers: Annotated[str, AfterValidator(_host_ports)] = "127.0.0.1:9095"
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "SASL_SSL"
+    ca_file: ProjectPath | None = Field(Path("state/tls/ca.pem"), validate_default=True)  # checked when used
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    sasl_username: str = "payscore_labels"
+    sasl_password: SecretStr | None = None
+    sasl_password_file: ProjectPath | None = Field(Path("state/secrets/kafka-labels-password"), validate_default=True)
+
+    def client_settings(self) -> dict[str, str]:
+        """confluent-kafka settings of this account (the CA file and password are read now)."""
+        if self.sasl_password is None and self.protocol == "SASL_SSL" and not self.sasl_password_file.is_file():
+            raise ConfigError("dashboard.label_writer.sasl_password_file", str(self.sasl_password_file),
+                              "file not found; set DASHBOARD_KAFKA_PASSWORD (make services-up writes the local one)")
+        security = KafkaSecurityConfig(protocol=self.protocol, ca_file=self.ca_file, sasl_mechanism=self.sasl_mechanism,
+                                       sasl_username=self.sasl_username, sasl_password=self.sasl_password,
+                                       sasl_password_file=self.sasl_password_file)
+        return {"bootstrap.servers": self.bootstrap_servers, **security.librdkafka_settings()}
+
+
+@dataclass(**FROZEN)
 class DashboardConfig:
     host: str = "127.0.0.1"
     port: Port = 8501
     refresh_seconds: Annotated[int, Field(ge=1, le=3600)] = 5  # each view reloads its figures this often
     window_minutes: Annotated[int, Field(ge=1, le=7 * 1440)] = 60  # default time range of the views
+    # Who may log in to label alerts: streamlit-authenticator's credentials, bcrypt hashes only
+    # (python -m dashboard.users add NAME); the login cookie is signed with cookie_key_file's key.
+    users_file: ProjectPath = Field(Path("state/secrets/dashboard-users.yaml"), validate_default=True)
+    cookie_key_file: ProjectPath = Field(Path("state/secrets/dashboard-cookie-key"), validate_default=True)
+    label_writer: LabelWriterConfig = LabelWriterConfig()
 
     @property
     def url(self) -> str:

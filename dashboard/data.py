@@ -194,6 +194,30 @@ def alerts(cursor, where: AlertFilter, limit: int = 200) -> tuple[pd.DataFrame, 
     return frame, int(cursor.fetchone()[0])
 
 
+@dataclass(frozen=True)
+class AlertToLabel:
+    """What a label message carries about the alerted payment."""
+
+    transaction_id: str
+    customer_id: str
+    terminal_id: str
+    event_time: datetime
+
+
+def alert_to_label(cursor, transaction_id: str) -> AlertToLabel | None:
+    """The alert of that transaction, None when there is none."""
+    cursor.execute(statement("alert_to_label"), {"transaction_id": transaction_id})
+    row = cursor.fetchone()
+    return AlertToLabel(*row) if row else None
+
+
+def latest_label(cursor, transaction_id: str) -> tuple[bool, str | None, datetime] | None:
+    """(is_fraud, labeled_by, labeled_at) of the transaction's current label, None when unlabelled."""
+    cursor.execute(statement("latest_label"), {"transaction_id": transaction_id})
+    row = cursor.fetchone()
+    return (bool(row[0]), row[1], row[2]) if row else None
+
+
 def alerted_customers(cursor, since: datetime, limit: int = 25) -> list[str]:
     """Up to `limit` customers with the newest alerts, newest first."""
     cursor.execute(statement("latest_alerted_customers"), {"since": since, "limit": limit * 8})
@@ -269,6 +293,7 @@ def representative_queries(velocity_columns: list[str], now: datetime) -> dict[s
         "shadow_comparison": {**window, "champion": "a", "shadow": "b", "shadow_review": 0.5},
         "latest_alerted_customers": {**window, "limit": 200}, "score_histograms": window,
         "rejected_by_reason": window, "rejected_samples": {**window, "reason": "BAD_JSON", "limit": 20},
+        "alert_to_label": {"transaction_id": "t1"}, "latest_label": {"transaction_id": "t1"},
     }.items()}
     where = AlertFilter(since=window["since"], until=now, reason="SCORE_HIGH")
     for name in ("alerts", "alert_count"):

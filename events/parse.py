@@ -39,8 +39,8 @@ _JSON_OBJECT_START = r"^\s*\{"
 LABEL_STRING_FIELDS = ("transaction_id", "customer_id", "terminal_id", "event_time", "labeled_at")
 SHARED_FIELDS = ("transaction_id", "customer_id", "terminal_id", "event_time")
 PAYMENT_ONLY_FIELDS = ("amount", "currency")
-LABEL_ONLY_FIELDS = ("is_fraud", "labeled_at")
-STRING_FIELDS = ("transaction_id", "customer_id", "terminal_id", "event_time", "currency", "labeled_at")
+LABEL_ONLY_FIELDS = ("is_fraud", "labeled_at", "labeled_by")
+STRING_FIELDS = ("transaction_id", "customer_id", "terminal_id", "event_time", "currency", "labeled_at", "labeled_by")
 
 
 def json_type(field: str) -> Column:
@@ -96,6 +96,7 @@ def with_contract_fields(document_df: DataFrame) -> DataFrame:
         "_is_fraud": F.when(label, field_as("is_fraud", "boolean")),
         "_labeled_at_text": F.when(label, text("labeled_at")),
         "_labeled_at": F.when(label, text("labeled_at").try_cast("timestamp")),
+        "_labeled_by": F.when(label, text("labeled_by")),
     })
 
 
@@ -149,6 +150,7 @@ def parse_records(records_df: DataFrame, is_label: Column | None = None,
         F.when(~rejected, F.col("_event_time")).alias("event_time"),
         F.col("_is_fraud").alias("is_fraud"),
         F.col("_labeled_at").alias("labeled_at"),
+        F.col("_labeled_by").alias("labeled_by"),
     )
 
 
@@ -255,8 +257,10 @@ def label_checks(max_message_bytes: int) -> list[tuple[Column, str, Column]]:
         kind = kind_of(field)
         checks.append((kind != "STRING", Reason.WRONG_TYPE,
                        F.concat(F.lit(f"field '{field}' must be a JSON string, got "), kind)))
-    is_fraud_kind = kind_of("is_fraud")
+    is_fraud_kind, labeled_by_kind = kind_of("is_fraud"), kind_of("labeled_by")
     checks += [
+        (labeled_by_kind.isNotNull() & (labeled_by_kind != "STRING"), Reason.WRONG_TYPE,
+         F.concat(F.lit("field 'labeled_by' must be a JSON string, got "), labeled_by_kind)),
         (is_fraud_kind != "BOOLEAN", Reason.WRONG_TYPE,
          F.concat(F.lit("field 'is_fraud' must be true or false, got "), is_fraud_kind)),
         (~F.col("_transaction_id").rlike(TRANSACTION_ID_PATTERN), Reason.BAD_ID,
@@ -264,6 +268,8 @@ def label_checks(max_message_bytes: int) -> list[tuple[Column, str, Column]]:
         (_bad_text_id(F.col("_terminal_id")) | _bad_text_id(F.col("_customer_id")), Reason.BAD_ID,
          F.lit("customer_id and terminal_id must be 1-64 characters, none of them control, format or separator "
                "characters")),
+        (F.col("_labeled_by").isNotNull() & _bad_text_id(F.col("_labeled_by")), Reason.BAD_ID,
+         F.lit("labeled_by must be 1-64 characters, none of them control, format or separator characters")),
         (~F.col("_event_time_text").rlike(RFC3339_PATTERN) | F.col("_event_time").isNull()
          | ~F.col("_labeled_at_text").rlike(RFC3339_PATTERN) | F.col("_labeled_at").isNull(),
          Reason.BAD_TIMESTAMP, F.lit("event_time and labeled_at must be RFC 3339 timestamps with offset")),

@@ -52,6 +52,7 @@ FRAUD_LABEL_SCHEMA = T.StructType([
     T.StructField("event_time", T.TimestampType(), False),
     T.StructField("is_fraud", T.BooleanType(), False),
     T.StructField("labeled_at", T.TimestampType(), False),
+    T.StructField("labeled_by", T.StringType(), True),  # who labelled it, when a person did (the dashboard)
     T.StructField("kafka_partition", T.IntegerType(), False),
     T.StructField("kafka_offset", T.LongType(), False),
 ])
@@ -78,6 +79,7 @@ PARSED_RECORD_SCHEMA = T.StructType([
     T.StructField("event_time", T.TimestampType(), True),
     T.StructField("is_fraud", T.BooleanType(), True),
     T.StructField("labeled_at", T.TimestampType(), True),
+    T.StructField("labeled_by", T.StringType(), True),
 ])
 
 

@@ -94,6 +94,7 @@ def as_parsed_records(records_df: DataFrame, base_currency: str = "EUR") -> Data
         (F.col("amount_cents").cast("decimal(18,0)") / 100).cast(BASE_AMOUNT_TYPE).alias("amount_base"),
         micros("event_us").alias("event_time"),
         F.col("is_fraud").cast("boolean"), micros("labeled_at_us").alias("labeled_at"),
+        F.lit(None).cast("string").alias("labeled_by"),
     ).select(*PARSED_RECORD_SCHEMA.fieldNames())
 
 

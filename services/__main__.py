@@ -8,8 +8,10 @@ import sys
 
 from core.config import ConfigError, load_config
 from core.logs import configure_logging
+from dashboard.users import ensure_local_analyst
 from services.dashboard_server import DashboardServer
 from services.grants import migrate_and_grant
+from services.kafka_acls import allow_label_writer
 from services.kafka_broker import KafkaBroker
 from services.mariadb_server import MariaDbServer
 from services.migrations import MigrationError
@@ -48,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             broker.start()
             database.start()
             ensure_topics(config.kafka)
+            allow_label_writer(config)
             migrate_and_grant(config)
+            ensure_local_analyst(config)
             log.info("services ready: Kafka %s, MariaDB %s:%s/%s", broker.bootstrap,
                      database.host, database.port, database.database)
         elif args.command == "down":

@@ -34,7 +34,9 @@ HEALTH_TOPIC = "payscore-healthcheck"
 class KafkaBroker:
     """Paths and ports of the local broker; methods start, check and stop it. Besides PLAINTEXT
     it listens with TLS (SSL) and SASL PLAIN over TLS (SASL_SSL), with the local certificates
-    (services/tls.py) and one SASL user whose password is in state/secrets/."""
+    (services/tls.py) and two SASL users whose passwords are in state/secrets/: the job's (a super
+    user, as PLAINTEXT and SSL clients are) and the dashboard's label writer, which the broker's
+    ACLs let write the labels topic only (services/kafka_acls.py)."""
 
     host: str
     port: int
@@ -45,6 +47,8 @@ class KafkaBroker:
     home: Path
     certificates: LocalCertificates
     start_timeout_seconds: int
+    label_writer: str = "payscore_labels"
+    label_writer_password_file: Path | None = None
     sasl_user: str = "payscore"
 
     @classmethod
@@ -54,7 +58,9 @@ class KafkaBroker:
         return cls(host=host, port=port, controller_port=local.kafka_controller_port, ssl_port=local.kafka_ssl_port,
                    sasl_ssl_port=local.kafka_sasl_ssl_port, heap=local.kafka_heap, home=local.state_dir / "kafka",
                    certificates=LocalCertificates(local.state_dir / "tls"),
-                   start_timeout_seconds=local.start_timeout_seconds)
+                   start_timeout_seconds=local.start_timeout_seconds,
+                   label_writer=config.dashboard.label_writer.sasl_username,
+                   label_writer_password_file=config.dashboard.label_writer.sasl_password_file)
 
     @property
     def sasl_password_file(self) -> Path:
@@ -62,6 +68,10 @@ class KafkaBroker:
 
     def sasl_password(self) -> str:
         return read_or_create_secret(self.sasl_password_file)
+
+    def label_writer_password(self) -> str:
+        return read_or_create_secret(self.label_writer_password_file or self.home.parent / "secrets"
+                                     / "kafka-labels-password")
 
     @property
     def bootstrap(self) -> str:
@@ -207,7 +217,12 @@ def _server_properties(broker: KafkaBroker) -> str:
         f"ssl.keystore.password={broker.certificates.keystore_password()}",
         "sasl.enabled.mechanisms=PLAIN",
         "listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule "
-        f'required user_{broker.sasl_user}="{broker.sasl_password()}";',
+        f'required user_{broker.sasl_user}="{broker.sasl_password()}" '
+        f'user_{broker.label_writer}="{broker.label_writer_password()}";',
+        # ACLs bind the label writer; every other client (PLAINTEXT and SSL: ANONYMOUS) is a super user.
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        f"super.users=User:ANONYMOUS;User:{broker.sasl_user}",
+        "allow.everyone.if.no.acl.found=false",
         f"log.dirs={broker.data_dir}",
         "num.partitions=4",
         "offsets.topic.replication.factor=1",

@@ -95,3 +95,14 @@ WHERE b.committed_at >= %(since)s AND b.model_version = %(champion)s AND b.shado
 
 -- name: latest_models
 SELECT model_version, shadow_model_version FROM stream_batches ORDER BY committed_at DESC LIMIT 1;
+
+-- name: alert_to_label
+-- The alert an analyst labels: what a label message carries about its payment (primary key).
+SELECT transaction_id, customer_id, terminal_id, event_time FROM payment_alerts
+WHERE transaction_id = %(transaction_id)s;
+
+-- name: latest_label
+-- A transaction's current label, as the job stored it (its newest label message).
+SELECT is_fraud, labeled_by, labeled_at FROM fraud_labels
+WHERE transaction_id = %(transaction_id)s
+ORDER BY kafka_partition DESC, kafka_offset DESC LIMIT 1;

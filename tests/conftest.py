@@ -26,7 +26,9 @@ def app_config() -> AppConfig:
 @pytest.fixture(scope="session")
 def local_services(app_config: AppConfig) -> AppConfig:
     """Start (or reuse) the local Kafka broker and MariaDB, with topics and schema."""
+    from dashboard.users import ensure_local_analyst
     from services.grants import migrate_and_grant
+    from services.kafka_acls import allow_label_writer
     from services.kafka_broker import KafkaBroker
     from services.mariadb_server import MariaDbServer
     from services.topics import ensure_topics
@@ -34,7 +36,9 @@ def local_services(app_config: AppConfig) -> AppConfig:
     KafkaBroker.from_config(app_config).start()
     MariaDbServer.from_config(app_config).start()
     ensure_topics(app_config.kafka)
+    allow_label_writer(app_config)
     migrate_and_grant(app_config)
+    ensure_local_analyst(app_config)
     return app_config
 
 

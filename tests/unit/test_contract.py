@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from core.currencies import ISO_4217_CODES, minor_units
@@ -103,3 +104,24 @@ def test_amount_decimals_are_checked_exactly_in_the_currency_s_minor_units(amoun
     raw = ('{"transaction_id":"t","customer_id":"c","terminal_id":"t","amount":' + str(amount)
            + (f',"currency":"{currency}"' if currency else "") + ',"event_time":"2018-04-01T00:07:56Z"}').encode()
     assert (contract_errors(raw) == []) is ok
+
+
+LABEL = {"transaction_id": "t1", "customer_id": "C1", "terminal_id": "T1", "event_time": "2018-04-01T00:00:00Z",
+         "is_fraud": True, "labeled_at": "2018-04-08T00:00:00Z"}
+
+
+@pytest.mark.parametrize("labeled_by, reason", [
+    (..., None), (None, "WRONG_TYPE"), ("analyst", None), ("ana.lyst@bank", None), (42, "WRONG_TYPE"), ("", "BAD_ID"),
+    ("two words", "BAD_ID"), ("x" * 65, "BAD_ID")])
+def test_a_label_s_optional_labeled_by_is_checked_alike_by_the_json_schema_and_the_parser(spark, labeled_by, reason):
+    """labeled_by (who gave a label from the dashboard) is optional; when present, an id-like string."""
+    from events.parse import parse_records
+
+    document = LABEL if labeled_by is ... else {**LABEL, "labeled_by": labeled_by}
+    raw = json.dumps(document).encode()
+    row = parse_records(spark.createDataFrame([(None, raw, "payment-labels", 0, 0, None)], KAFKA_RECORD_SCHEMA),
+                        is_label=F.lit(True)).first()
+    assert row.reason_code == reason
+    assert (contract_errors(raw, LABEL_SCHEMA_FILE) == []) is (reason is None)
+    if reason is None:
+        assert row.labeled_by == (None if labeled_by is ... else labeled_by)
