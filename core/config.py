@@ -43,6 +43,7 @@ ENV_OVERRIDES = {
     "KAFKA_SASL_USERNAME": ("kafka", "security", "sasl_username"),
     "KAFKA_SASL_PASSWORD": ("kafka", "security", "sasl_password"),
     "KAFKA_SASL_PASSWORD_FILE": ("kafka", "security", "sasl_password_file"),
+    "KAFKA_LABELS_TOPIC": ("kafka", "topics", "labels"),
     "MYSQL_TLS_MODE": ("mysql", "tls", "mode"),
     "MYSQL_TLS_CA_FILE": ("mysql", "tls", "ca_file"),
     "MYSQL_HOST": ("mysql", "host"),

@@ -68,9 +68,11 @@ def write_credentials(path: Path, credentials: dict) -> None:
 
 
 def ensure_local_analyst(config: AppConfig, password_file: Path | None = None) -> None:
-    """The local set-up's users file: user `analyst`, its password in a 0600 secrets file (kept if present)."""
+    """The local set-up's users file (user `analyst`, its password in a 0600 secrets file) and the
+    login cookie's key, each kept if present."""
     from services.processes import read_or_create_secret
 
+    read_or_create_secret(config.dashboard.cookie_key_file)  # signs the login cookie
     path = config.dashboard.users_file
     if path.exists():
         return

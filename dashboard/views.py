@@ -14,7 +14,9 @@ import streamlit as st
 
 from core.config import AppConfig, load_config
 from dashboard import data
+from dashboard.auth import logged_in_user
 from dashboard.drift import population_stability_index, reading, shares
+from dashboard.labels import LabelNotSent, LabelSender, label_message
 from decisions.rules import score_bands
 from features.definitions import burst_feature_names, customer_feature_names
 
@@ -134,6 +136,51 @@ def alerts() -> None:
                     f"top features {newest['top_features'] or '-'}")
             st.dataframe(frame, hide_index=True, width="stretch")
     body()
+    label_an_alert()
+
+
+@st.cache_resource
+def label_sender() -> LabelSender:
+    config = resources().config
+    return LabelSender(config.dashboard.label_writer, config.kafka.topics.labels)
+
+
+def label_an_alert() -> None:
+    """Below the alerts (outside their refresh): a logged-in analyst marks one as fraud or legitimate."""
+    st.subheader("Label an alert")
+    analyst = logged_in_user(resources().config.dashboard)
+    if analyst is None:
+        return
+    st.caption(f"Logged in as {analyst}. A label goes to the labels topic; the job stores it and counts it "
+               "in the terminal-risk features like a chargeback.")
+    with st.form("label-form"):
+        transaction_id = st.text_input("Transaction id of the alert").strip()
+        fraud_column, legitimate_column = st.columns(2)
+        fraud = fraud_column.form_submit_button("Confirm fraud")
+        legitimate = legitimate_column.form_submit_button("Legitimate")
+    if fraud or legitimate:
+        send_label(transaction_id, fraud, analyst)
+
+
+def send_label(transaction_id: str, is_fraud: bool, analyst: str) -> None:
+    with resources().pool.cursor() as cursor:
+        alert = data.alert_to_label(cursor, transaction_id) if transaction_id else None
+        current = data.latest_label(cursor, transaction_id) if alert else None
+        now = data.database_now(cursor)
+    if alert is None:
+        st.error("No alert has that transaction id.")
+        return
+    try:
+        sent = label_sender().send(*label_message(alert, is_fraud, analyst, now))
+    except LabelNotSent as error:
+        st.error("The label was not sent; the broker said:")
+        st.text(str(error))
+        return
+    st.success("Label sent.")
+    st.text(f"Label sent: {alert.transaction_id} is {'fraud' if is_fraud else 'legitimate'}, by {analyst} "
+            f"(partition {sent.partition}, offset {sent.offset})"
+            + (f"; it replaces the label {'fraud' if current[0] else 'legitimate'} by {current[1] or 'a system'}"
+               if current else ""))
 
 
 def customer() -> None:

@@ -13,10 +13,12 @@ import pytest
 
 from bench.browser import browser_page, exceptions_shown, metric, open_view, screenshot
 from core.config import PROJECT_ROOT
+from dashboard.users import LOCAL_ANALYST
 from features.definitions import model_feature_names
 from pipeline.scoring_query import start_scoring_query
 from services.dashboard_server import DashboardServer
 from services.grants import migrate_and_grant
+from services.kafka_acls import allow_label_writer
 from services.mariadb_server import MariaDbServer
 from sinks.model_registry import Assignment, record_assignment
 from sinks.mysql_connection import connect
@@ -102,9 +104,11 @@ def test_key_numbers_on_every_view_equal_mysql(spark, isolated_config, own_datab
     produce(config.kafka.bootstrap_servers, config.kafka.topics.payments, [(None, HOSTILE)] * 120)
     drain(spark, config)
 
+    allow_label_writer(config, config.kafka.topics.labels)
     server = DashboardServer(config.dashboard.host, PORT, tmp_path / "dashboard",
                              (("MYSQL_DATABASE", config.mysql.database),
-                              ("MODEL_ARTIFACTS_DIR", str(config.model.artifacts_dir))))
+                              ("MODEL_ARTIFACTS_DIR", str(config.model.artifacts_dir)),
+                              ("KAFKA_LABELS_TOPIC", config.kafka.topics.labels)))
     server.start()
     try:
         with browser_page() as page:
@@ -113,6 +117,7 @@ def test_key_numbers_on_every_view_equal_mysql(spark, isolated_config, own_datab
             check_customer(page, server.url, config)
             check_model(page, server.url, config)
             check_rejected(page, server.url, config)
+            check_labelling(page, server.url, config, spark)
     finally:
         server.stop()
 
@@ -207,3 +212,37 @@ def check_rejected(page, url: str, config) -> None:
     assert exceptions_shown(page) == 0
     screenshot(page, ARTIFACTS, "rejected")
 
+
+
+def check_labelling(page, url: str, config, spark) -> None:
+    """Log in, confirm the newest alert as fraud: the label goes through Kafka and the job into
+    fraud_labels with the analyst's name; a wrong password is refused first."""
+    transaction_id = scalar(config, "SELECT transaction_id FROM payment_alerts ORDER BY committed_at DESC, "
+                                    "transaction_id LIMIT 1")
+    password = (config.local_services.state_dir / "secrets" / "dashboard-analyst-password").read_text().strip()
+    open_view(page, url, "alerts")
+    log_in(page, LOCAL_ANALYST, password + "-wrong")
+    page.get_by_text("Wrong user name or password.").wait_for(timeout=30_000)
+    log_in(page, LOCAL_ANALYST, password)
+    page.get_by_text(f"Logged in as {LOCAL_ANALYST}.", exact=False).wait_for(timeout=30_000)
+    page.get_by_label("Transaction id of the alert").fill(transaction_id)
+    page.get_by_role("button", name="Confirm fraud").click()
+    try:
+        page.get_by_text(f"Label sent: {transaction_id} is fraud, by {LOCAL_ANALYST}", exact=False).wait_for(
+            timeout=60_000)
+    except Exception:
+        screenshot(page, ARTIFACTS, "alerts-label-failed")
+        raise AssertionError(page.inner_text("body")[-1200:]) from None
+    assert exceptions_shown(page) == 0
+    screenshot(page, ARTIFACTS, "alerts-labelled")
+    drain(spark, config)
+    stored = scalar(config, "SELECT CONCAT(is_fraud, ' ', labeled_by) FROM current_fraud_labels "
+                            "WHERE transaction_id = %s", transaction_id)
+    assert stored == f"1 {LOCAL_ANALYST}"
+
+
+def log_in(page, username: str, password: str) -> None:
+    form = page.get_by_test_id("stForm").filter(has=page.get_by_text("Log in to label alerts"))
+    form.get_by_label("User name").fill(username)
+    form.get_by_label("Password", exact=True).fill(password)
+    form.get_by_role("button", name="Log in").click()

@@ -10,7 +10,8 @@ from sinks.mysql_connection import named_statements
 
 pytestmark = pytest.mark.integration
 
-QUERIES = ("alert_count", "latest_alerted_customers", "alerts", "customer_transactions", "latest_batch",
+QUERIES = ("alert_count", "alert_to_label", "latest_alerted_customers", "latest_label", "alerts",
+           "customer_transactions", "latest_batch",
            "latest_models", "minute_totals", "recent_batches", "rejected_by_reason", "rejected_samples",
            "score_histograms", "shadow_comparison", "window_totals")
 
