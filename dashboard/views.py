@@ -176,6 +176,10 @@ def send_label(transaction_id: str, is_fraud: bool, analyst: str) -> None:
         st.error("The label was not sent; the broker said:")
         st.text(str(error))
         return
+    except ValueError as error:  # the label writer's settings (ConfigError, a missing CA file)
+        st.error("The label was not sent: labelling is not configured.")
+        st.text(str(error))
+        return
     st.success("Label sent.")
     st.text(f"Label sent: {alert.transaction_id} is {'fraud' if is_fraud else 'legitimate'}, by {analyst} "
             f"(partition {sent.partition}, offset {sent.offset})"
