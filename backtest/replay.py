@@ -12,10 +12,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from core.config import AppConfig, DecisionsConfig, MySqlConfig
-from features.batch import as_parsed_records, labels_after_delay, training_frame, training_records
-from features.calendar import with_calendar_features
+from features.batch import featured_records as batch_featured_records
+from features.batch import labels_after_delay
 from features.definitions import stored_feature_names
-from features.velocity import with_scored_flag, with_velocity_features
+from features.velocity import with_scored_flag
 from pipeline.model_swap import scoring_transform
 from services.grants import granting_connection, local_server, migrate_and_grant
 from sinks.jdbc import append_routed
@@ -40,9 +40,8 @@ def featured_records(spark: SparkSession, dataset: pd.DataFrame, config: AppConf
     """The dataset's payments and its labels (each fraud known label_delay_days after it) through
     the stream's stateful operators in a batch query: each payment with the features the job gives it."""
     labels = labels_after_delay(dataset, timedelta(days=config.features.label_delay_days))
-    records_df = as_parsed_records(training_frame(spark, training_records(dataset, labels)), config.currency.base)
-    return (records_df.transform(with_velocity_features(config.features, streaming=False))
-            .transform(with_calendar_features).transform(with_scored_flag))
+    return (batch_featured_records(spark, dataset, labels, config.features, base_currency=config.currency.base)
+            .transform(with_scored_flag))
 
 
 def scored_payments(featured_df: DataFrame, config: AppConfig, variant: Variant, run_id: str) -> DataFrame:

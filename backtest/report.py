@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import precision_recall_curve
 
+from core.config import ALERT_ACTIONS
 from training.metrics import evaluate
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
-ALERTS = ("REVIEW", "DECLINED")
 NOT_A_REASON = "SCORE_LOW"  # the band of a payment the model does not flag
 
 
@@ -51,7 +51,7 @@ def labelled(results: pd.DataFrame, dataset: pd.DataFrame) -> pd.DataFrame:
     truth = dataset[["transaction_id", "is_fraud"]].drop_duplicates("transaction_id")
     frame = results.merge(truth, on="transaction_id", how="inner", validate="one_to_one")
     frame["is_fraud"] = frame["is_fraud"].astype(int)
-    frame["is_alert"] = frame["decision"].isin(ALERTS)
+    frame["is_alert"] = frame["decision"].isin(ALERT_ACTIONS)
     return frame
 
 

@@ -64,6 +64,7 @@ ENV_OVERRIDES = {
     "MODEL_ARTIFACTS_DIR": ("model", "artifacts_dir"),
 }
 ACTIONS = ("APPROVED", "REVIEW", "DECLINED")  # by severity
+ALERT_ACTIONS = ACTIONS[1:]  # the decisions that raise an alert
 # Every session the job opens refuses a value it would otherwise truncate or coerce (a server's
 # default may be lenient): the sink quarantines such a row instead of storing it altered.
 STRICT_SQL_MODE = "STRICT_ALL_TABLES"

@@ -13,12 +13,11 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from core.config import MySqlConfig
+from core.config import ACTIONS, ALERT_ACTIONS, MySqlConfig
 from sinks.mysql_connection import connect, named_statements
 
 SQL = "dashboard.sql"
-DECISIONS = ("APPROVED", "REVIEW", "DECLINED")
-ALERT_DECISIONS = ("REVIEW", "DECLINED")
+DECISIONS, ALERT_DECISIONS = ACTIONS, ALERT_ACTIONS
 _COLUMN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 

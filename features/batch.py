@@ -98,13 +98,20 @@ def as_parsed_records(records_df: DataFrame, base_currency: str = "EUR") -> Data
     ).select(*PARSED_RECORD_SCHEMA.fieldNames())
 
 
+def featured_records(spark: SparkSession, dataset: pd.DataFrame, labels: pd.DataFrame, config: FeatureConfig,
+                     block_events: int = BLOCK_EVENTS, base_currency: str = "EUR") -> DataFrame:
+    """The dataset's payments and labels through the stream's stateful operators and calendar
+    features in a batch query (training and the backtest both start here)."""
+    records_df = as_parsed_records(training_frame(spark, training_records(dataset, labels)), base_currency)
+    return (records_df.transform(with_velocity_features(config, streaming=False, block_events=block_events))
+            .transform(with_calendar_features))
+
+
 def compute_features(spark: SparkSession, dataset: pd.DataFrame, labels: pd.DataFrame, config: FeatureConfig,
                      block_events: int = BLOCK_EVENTS, base_currency: str = "EUR") -> pd.DataFrame:
     """Every feature of every payment of the dataset, as the stream computes them (same index as
     dataset), with is_duplicate for a transaction id seen earlier in event-time order."""
-    records_df = as_parsed_records(training_frame(spark, training_records(dataset, labels)), base_currency)
-    featured_df = (records_df.transform(with_velocity_features(config, streaming=False, block_events=block_events))
-                   .transform(with_calendar_features))
+    featured_df = featured_records(spark, dataset, labels, config, block_events, base_currency)
     names = [name for name in all_feature_names(config) if name != "amount"]
     payments = (featured_df.where(F.col("reason_code").isNull() & ~F.col("is_label"))
                 .select("transaction_id", "kafka_offset", *names,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from core.config import AppConfig
+from core.config import ALERT_ACTIONS, AppConfig
 from decisions.rules import score_bands, with_decision
 from features.definitions import model_feature_names
 from features.velocity import is_scored
@@ -21,7 +21,6 @@ from udfs.model_artifact import ModelArtifact, ModelArtifactError, artifact_fold
 from udfs.scoring import ScoringModels, ship_model, with_score
 
 log = logging.getLogger(__name__)
-ALERT_DECISIONS = ("REVIEW", "DECLINED")
 
 
 def scoring_transform(config: AppConfig, models: ScoringModels) -> Callable[[DataFrame], DataFrame]:
@@ -30,7 +29,7 @@ def scoring_transform(config: AppConfig, models: ScoringModels) -> Callable[[Dat
     scored = is_scored()
     bands = score_bands(config.decisions, models.champion.metadata.get("thresholds", {}))
     score, decide = with_score(models, scored), with_decision(config.decisions.rules, bands, scored)
-    is_alert = scored & F.col("decision").isin(*ALERT_DECISIONS)
+    is_alert = scored & F.col("decision").isin(*ALERT_ACTIONS)
     explanation = {"top_features": explanation_column(models.champion, is_alert) if config.model.explain_alerts
                    else F.lit(None).cast("string")}
     return lambda records_df: records_df.transform(score).transform(decide).withColumns(explanation)
