@@ -4,6 +4,7 @@ model and rules into a separate database, then print and write a report (markdow
     make backtest                                   # a generated month, the current configuration
     make backtest ARGS="--input data/payments.parquet --start 2018-08-01 --rules candidate.yaml"
     .venv/bin/python -m backtest --model VERSION    # the current configuration against another model
+    make backtest ARGS="--kafka-topic payments --from-offsets '{\"payments\":{\"0\":5000}}' --rules candidate.yaml"
 
 --rules FILE holds `rules:` (and optionally `score_bands:`) as in conf/payments.yaml's
 `decisions:`; with --rules or --model the candidate is reported beside the current configuration
@@ -31,6 +32,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", help="labelled dataset (.parquet/.csv/.jsonl: the contract's fields + is_fraud); "
                                         "default: a generated one (--days, seed 0)")
+    parser.add_argument("--kafka-topic", help="replay this Kafka topic's payments instead of a file, labelled by "
+                                              "the labels topic's latest label of each (none: not fraud)")
+    parser.add_argument("--from-offsets", default="earliest",
+                        help="with --kafka-topic: Spark's startingOffsets (earliest or JSON per partition)")
+    parser.add_argument("--to-offsets", default="latest",
+                        help="with --kafka-topic: Spark's endingOffsets (latest or JSON per partition)")
+    parser.add_argument("--labels-topic", help="with --kafka-topic: the labels topic (default kafka.topics.labels)")
+    parser.add_argument("--save-dataset", help="also write the labelled dataset replayed to this Parquet file (e.g. "
+                                               "a training set from Kafka: make train ARGS=\"--input FILE\")")
     parser.add_argument("--days", type=int, default=30, help="days of the generated dataset (default 30)")
     parser.add_argument("--start", help="first day reported (UTC, YYYY-MM-DD); earlier days only build history")
     parser.add_argument("--end", help="last day reported (UTC, YYYY-MM-DD, inclusive)")
@@ -57,7 +67,13 @@ def candidate_decisions(path: str | None, current: DecisionsConfig) -> Decisions
         raise ConfigError("--rules", path, str(error)) from None
 
 
-def read_labelled_dataset(args: argparse.Namespace) -> pd.DataFrame:
+def read_labelled_dataset(args: argparse.Namespace, spark, config: AppConfig) -> pd.DataFrame:
+    if args.input and args.kafka_topic:
+        raise ConfigError("--input", args.input, "give a file or --kafka-topic, not both")
+    if args.kafka_topic:
+        from backtest.kafka_input import KafkaRange, read_kafka_dataset
+        return read_kafka_dataset(spark, config, KafkaRange(args.kafka_topic, args.from_offsets, args.to_offsets,
+                                                            args.labels_topic))
     if args.input:
         from producer.encoding import read_dataset
         dataset = read_dataset(args.input)
@@ -93,6 +109,12 @@ def variants_of(args: argparse.Namespace, config: AppConfig):
     return variants
 
 
+def source_name(args: argparse.Namespace) -> str:
+    if args.kafka_topic:
+        return f"Kafka topic {args.kafka_topic} from {args.from_offsets} to {args.to_offsets}"
+    return args.input or f"generated {args.days} days"
+
+
 def run(args: argparse.Namespace) -> Path:
     from backtest import replay, report
     from backtest.progress import spark_progress
@@ -103,8 +125,12 @@ def run(args: argparse.Namespace) -> Path:
 
     config = load_config(args.config)
     variants = variants_of(args, config)
-    dataset = read_labelled_dataset(args)
     spark = build_spark_session(config, "backtest")
+    dataset = read_labelled_dataset(args, spark, config)
+    if args.save_dataset:
+        dataset.to_parquet(args.save_dataset, index=False)
+        log.info("labelled dataset: %s (%d payments, %d frauds)", args.save_dataset, len(dataset),
+                 int(dataset["is_fraud"].sum()))
     for variant in variants:
         compile_rules(spark, variant.decisions.rules, scored_payment_schema(stored_feature_names(config.features)))
     replay.ship(spark, variants)
@@ -120,7 +146,7 @@ def run(args: argparse.Namespace) -> Path:
         frames[variant.name] = frame
         figures.append(report.figures_of(variant.name, variant.model.version, frame))
     featured_df.unpersist()
-    title = f"Backtest {run_id}: {args.input or f'generated {args.days} days'}"
+    title = f"Backtest {run_id}: {source_name(args)}"
     path = report.write_report(Path(args.out), title, figures, frames)
     print(report.summary_table(figures))
     return path

@@ -21,3 +21,20 @@ def read_payment_records(spark: SparkSession, kafka: KafkaConfig, stream: Stream
         .load()
         .select(*KAFKA_RECORD_SCHEMA.fieldNames())
     )
+
+
+def read_topic_range(spark: SparkSession, kafka: KafkaConfig, topic: str, starting: str = "earliest",
+                     ending: str = "latest") -> DataFrame:
+    """A batch frame of a topic's records between two offsets (Spark's startingOffsets and
+    endingOffsets: earliest, latest or JSON such as {"payments":{"0":1200,"1":-2}})."""
+    return (
+        spark.read.format("kafka")
+        .options(**{f"kafka.{name}": value for name, value in kafka.consumer})
+        .options(**kafka.spark_options())
+        .option("subscribe", topic)
+        .option("startingOffsets", starting)
+        .option("endingOffsets", ending)
+        .option("failOnDataLoss", "true")
+        .load()
+        .select(*KAFKA_RECORD_SCHEMA.fieldNames())
+    )

@@ -2,6 +2,7 @@
 job's own stages into the variants' databases, and a report whose figures can be checked."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pandas as pd
@@ -13,7 +14,8 @@ from features.definitions import model_feature_names
 from generator.simulator import SimulationParams, generate
 from services.mariadb_server import MariaDbServer
 from sinks.mysql_connection import connect
-from tests.job_runner import write_job_config
+from tests.job_runner import end_offsets, produce_generated, write_job_config
+from tests.kafka_helpers import consume_to_end
 from tests.model_helpers import copy_current_artifact, tiny_artifact
 
 pytestmark = pytest.mark.integration
@@ -86,3 +88,30 @@ def test_a_rules_file_that_does_not_compile_is_refused_before_anything_runs(back
     assert backtest_command(["--config", config_file, "--input", str(tmp_path / "labelled.parquet"),
                              "--rules", str(bad), "--database-prefix", prefix, "--out", str(tmp_path / "r")]) == 2
     assert "decision rule BROKEN" in capsys.readouterr().err
+
+
+def test_a_kafka_offset_range_is_replayed_labelled_by_the_labels_topic(spark, backtest_setup, tmp_path, unique_id):
+    """--kafka-topic: the payments of an offset range (the job's parser), each labelled by its latest
+    label on the labels topic; every payment in the range is scored once and the frauds are counted."""
+    config, config_file, _, _, prefix = backtest_setup
+    topics, bootstrap = config.kafka.topics, config.kafka.bootstrap_servers
+    produce_generated(config, 2500, f"{unique_id}-")
+    skipped = 100
+    starting = json.dumps({topics.payments: {str(p): min(skipped, end)
+                                             for p, end in end_offsets(bootstrap, topics.payments).items()}})
+    in_range = {m.key().decode() for m in consume_to_end(bootstrap, topics.payments) if m.offset() >= skipped}
+    labels = {}
+    for message in consume_to_end(bootstrap, topics.labels):  # in offset order within a key's partition
+        labels[message.key().decode()] = json.loads(message.value())["is_fraud"]
+    frauds = sum(1 for transaction_id in in_range if labels.get(transaction_id))
+    out = tmp_path / "kafka-report"
+    assert backtest_command(["--config", config_file, "--kafka-topic", topics.payments, "--from-offsets", starting,
+                             "--database-prefix", prefix, "--out", str(out),
+                             "--save-dataset", str(tmp_path / "from-kafka.parquet")]) == 0
+    current = stored(config, f"{prefix}_current")
+    assert set(current["transaction_id"]) == in_range and len(current) == len(in_range)
+    report = (out / "report.md").read_text()
+    assert f"| payments | {len(in_range):,} |" in report and f"| frauds | {frauds:,} |" in report and frauds > 0
+    assert f"Kafka topic {topics.payments} from {starting}" in report
+    saved = pd.read_parquet(tmp_path / "from-kafka.parquet")  # a training set: make train ARGS="--input ..."
+    assert set(saved["transaction_id"]) == in_range and int(saved["is_fraud"].sum()) == frauds
