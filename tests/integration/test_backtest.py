@@ -99,10 +99,12 @@ def test_a_kafka_offset_range_is_replayed_labelled_by_the_labels_topic(spark, ba
     skipped = 100
     starting = json.dumps({topics.payments: {str(p): min(skipped, end)
                                              for p, end in end_offsets(bootstrap, topics.payments).items()}})
-    in_range = {m.key().decode() for m in consume_to_end(bootstrap, topics.payments) if m.offset() >= skipped}
+    in_range = {json.loads(m.value())["transaction_id"] for m in consume_to_end(bootstrap, topics.payments)
+                if m.offset() >= skipped}
     labels = {}
     for message in consume_to_end(bootstrap, topics.labels):  # in offset order within a key's partition
-        labels[message.key().decode()] = json.loads(message.value())["is_fraud"]
+        label = json.loads(message.value())
+        labels[label["transaction_id"]] = label["is_fraud"]
     frauds = sum(1 for transaction_id in in_range if labels.get(transaction_id))
     out = tmp_path / "kafka-report"
     assert backtest_command(["--config", config_file, "--kafka-topic", topics.payments, "--from-offsets", starting,
