@@ -16,13 +16,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+import bcrypt
 import yaml
-from streamlit_authenticator import Hasher
 
 from core.config import AppConfig, load_config
 
 LOCAL_ANALYST = "analyst"
 USERNAME = re.compile(r"^[a-z0-9_.@\-]{1,64}$")  # also what a label's labeled_by may hold
+BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$")
 MIN_PASSWORD_CHARS = 12
 
 
@@ -40,7 +41,7 @@ def read_credentials(path: Path) -> dict:
     if not isinstance(users, dict) or not users:
         raise UsersFileError(f"{path}: expected a mapping 'usernames' with at least one user")
     for name, user in users.items():
-        if not USERNAME.match(str(name)) or not Hasher.is_hash(str((user or {}).get("password", ""))):
+        if not USERNAME.match(str(name)) or not BCRYPT_HASH.match(str((user or {}).get("password", ""))):
             raise UsersFileError(f"{path}: user {name!r} needs a lower-case name of A-Za-z0-9_.@- and a bcrypt "
                                  "password hash (python -m dashboard.users add NAME)")
     return credentials
@@ -53,7 +54,9 @@ def with_user(credentials: dict, username: str, password: str, display_name: str
     if len(password) < MIN_PASSWORD_CHARS:
         raise UsersFileError(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
     users = dict(credentials.get("usernames") or {})
-    users[username] = {"name": display_name, "password": Hasher.hash(password)}
+    # bcrypt directly (what streamlit-authenticator checks with): importing that library from
+    # services-up would start Streamlit's runtime warnings outside a Streamlit app.
+    users[username] = {"name": display_name, "password": bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}
     return {**credentials, "usernames": users}
 
 
