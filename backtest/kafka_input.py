@@ -10,7 +10,8 @@ from pyspark.sql import functions as F
 
 from core.config import AppConfig
 from events.kafka_source import read_topic_range
-from pipeline.scoring_query import with_parsed_records
+from events.parse import parse_records
+from pipeline.scoring_query import event_time_bounds
 
 DATASET_COLUMNS = ["transaction_id", "customer_id", "terminal_id", "amount", "event_time", "is_fraud"]
 
@@ -50,10 +51,9 @@ def labelled_payments(payments_df: DataFrame, labels_df: DataFrame) -> DataFrame
 def read_kafka_dataset(spark: SparkSession, config: AppConfig, source: KafkaRange) -> pd.DataFrame:
     """The labelled dataset of the range, as read_dataset gives a file's (event_time in UTC)."""
     labels_topic = source.labels_topic or config.kafka.topics.labels
-    parse = with_parsed_records(config.model_copy(update={"kafka": _with_labels_topic(config, labels_topic)}))
-    payments_df = valid_payments_of(parse(read_topic_range(spark, config.kafka, source.topic, source.starting,
-                                                           source.ending)))
-    labels_df = current_labels_of(parse(read_topic_range(spark, config.kafka, labels_topic)))
+    payments_df = valid_payments_of(parsed(config, read_topic_range(spark, config.kafka, source.topic, source.starting,
+                                                                     source.ending), is_label=False))
+    labels_df = current_labels_of(parsed(config, read_topic_range(spark, config.kafka, labels_topic), is_label=True))
     dataset = labelled_payments(payments_df, labels_df).toPandas()
     if dataset.empty:
         raise ValueError(f"no valid payment in {source.topic} from {source.starting} to {source.ending}")
@@ -61,6 +61,7 @@ def read_kafka_dataset(spark: SparkSession, config: AppConfig, source: KafkaRang
     return dataset
 
 
-def _with_labels_topic(config: AppConfig, labels_topic: str):
-    from dataclasses import replace
-    return replace(config.kafka, topics=replace(config.kafka.topics, labels=labels_topic))
+def parsed(config: AppConfig, records_df: DataFrame, is_label: bool) -> DataFrame:
+    """The job's parser with the job's event-time bounds and currency rates; every record a label or none."""
+    return parse_records(records_df, F.lit(is_label), event_time_bounds=event_time_bounds(config),
+                         currency=config.currency)
