@@ -61,11 +61,6 @@ def session_settings(config: AppConfig) -> dict[str, str]:
         # A frame cached once (the benchmark's stages) is read once: compressing it costs more than it saves.
         "spark.sql.inMemoryColumnarStorage.compressed": "false",
         "spark.sql.adaptive.enabled": "false",
-        # A task's result up to 128 MB (the RPC message limit) goes straight to the driver. Above
-        # the 1 MB default it is parked in the block manager and fetched over the network, and a
-        # local run under load lost one (TaskResultLost in training's toPandas): one failure ends
-        # a local job, as a local master does not retry tasks.
-        "spark.task.maxDirectResultSize": "128m",
         "spark.ui.enabled": str(config.spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": config.spark.driver_memory,
