@@ -159,32 +159,41 @@ def label_an_alert() -> None:
         fraud = fraud_column.form_submit_button("Confirm fraud")
         legitimate = legitimate_column.form_submit_button("Legitimate")
     if fraud or legitimate:
-        send_label(transaction_id, fraud, analyst)
+        st.session_state[LABEL_OUTCOME] = send_label(transaction_id, fraud, analyst)
+    show_label_outcome(st.session_state.get(LABEL_OUTCOME))
 
 
-def send_label(transaction_id: str, is_fraud: bool, analyst: str) -> None:
+LABEL_OUTCOME = "label_outcome"  # kept in the session: a rerun (the login cookie's, a refresh) keeps it shown
+
+
+def send_label(transaction_id: str, is_fraud: bool, analyst: str) -> tuple[str, str, str]:
+    """Send the label; returns (success or error, headline, detail) for show_label_outcome."""
     with resources().pool.cursor() as cursor:
         alert = data.alert_to_label(cursor, transaction_id) if transaction_id else None
         current = data.latest_label(cursor, transaction_id) if alert else None
         now = data.database_now(cursor)
     if alert is None:
-        st.error("No alert has that transaction id.")
-        return
+        return "error", "No alert has that transaction id.", ""
     try:
         sent = label_sender().send(*label_message(alert, is_fraud, analyst, now))
     except LabelNotSent as error:
-        st.error("The label was not sent; the broker said:")
-        st.text(str(error))
-        return
+        return "error", "The label was not sent; the broker said:", str(error)
     except ValueError as error:  # the label writer's settings (ConfigError, a missing CA file)
-        st.error("The label was not sent: labelling is not configured.")
-        st.text(str(error))
+        return "error", "The label was not sent: labelling is not configured.", str(error)
+    return "success", "Label sent.", (
+        f"Label sent: {alert.transaction_id} is {'fraud' if is_fraud else 'legitimate'}, by {analyst} "
+        f"(partition {sent.partition}, offset {sent.offset})"
+        + (f"; it replaces the label {'fraud' if current[0] else 'legitimate'} by {current[1] or 'a system'}"
+           if current else ""))
+
+
+def show_label_outcome(outcome: tuple[str, str, str] | None) -> None:
+    if outcome is None:
         return
-    st.success("Label sent.")
-    st.text(f"Label sent: {alert.transaction_id} is {'fraud' if is_fraud else 'legitimate'}, by {analyst} "
-            f"(partition {sent.partition}, offset {sent.offset})"
-            + (f"; it replaces the label {'fraud' if current[0] else 'legitimate'} by {current[1] or 'a system'}"
-               if current else ""))
+    kind, headline, detail = outcome
+    (st.success if kind == "success" else st.error)(headline)
+    if detail:
+        st.text(detail)
 
 
 def customer() -> None:
