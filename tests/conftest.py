@@ -15,9 +15,9 @@ TEST_SPARK_SETTINGS = {
     "spark.master": "local[2]",
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "2",
-    # One JVM runs every test: by the last ones its heap holds what earlier tests left (query
-    # listeners, broadcasts, cached plans), and the training test's toPandas of a month's features
-    # (task results over 128 MB each) then ran out of the job's 2g (CI: OutOfMemoryError).
+    # One JVM runs every test: run last, the training test's toPandas of a month's features (task
+    # results over 128 MB each) ran out of the job's 2g heap (CI: OutOfMemoryError, twice); what
+    # the earlier tests leave on that heap was not measured.
     "spark.driver.memory": "4g",
 }
 
