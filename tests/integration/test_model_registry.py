@@ -94,12 +94,21 @@ def ledger_versions(connection, stream_id: str) -> set[tuple]:
         return set(cursor.fetchall())
 
 
+def committed_payments(connection, stream_id: str) -> int:
+    """Payments of the stream's committed batches (the ledger's rows; a batch's scored rows are
+    visible a moment before its ledger row commits)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(SUM(rows_scored), 0) FROM stream_batches WHERE stream_id = %s", (stream_id,))
+        return int(cursor.fetchone()[0])
+
+
 def send_and_wait(config, connection, query, prefix: str, expected_total: int) -> None:
-    """Ten payments, then until the running job has stored them (a micro-batch or two)."""
+    """Ten payments, then until the running job has committed them (a micro-batch or two): the
+    query is stopped only between batches, as the job itself does."""
     produce(config.kafka.bootstrap_servers, config.kafka.topics.payments,
             [(f"C{i}", payment(f"{prefix}-{i}", customer_id=f"C{i}", amount=20 + i)) for i in range(10)])
     deadline = time.monotonic() + 120
-    while len(scored_versions(connection, str(query.id))) < expected_total:
+    while committed_payments(connection, str(query.id)) < expected_total:
         assert query.exception() is None and time.monotonic() < deadline, query.exception() or "no batch in 120 s"
         time.sleep(0.5)
 
