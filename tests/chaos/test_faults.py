@@ -18,6 +18,7 @@ from services.mariadb_server import MariaDbServer
 from services.processes import read_pid
 from sinks.mysql_connection import connect
 from tests.job_runner import (
+    WITHOUT_EXPLANATIONS,
     ScoringJob,
     assert_each_record_once,
     assert_side_outputs_once,
@@ -71,7 +72,7 @@ def sleep_then_kill_moment(config, checkpoint, rng: random.Random, after_batches
 def test_kill_9_five_times_during_500k_messages(isolated_config, unique_id, tmp_path):
     produce_generated(isolated_config, 500_000, f"{unique_id}-", "--invalid-fraction", "0.002")
     config_path = write_job_config(isolated_config, tmp_path, max_offsets_per_trigger=KILL_BATCH,
-                                   trigger_interval="1 second")
+                                   trigger_interval="1 second", model=WITHOUT_EXPLANATIONS)
     checkpoint, log_path = tmp_path / "checkpoint", tmp_path / "job.log"
     rng = random.Random(unique_id)
     kills = [0]
@@ -104,7 +105,7 @@ def batch_state(config, checkpoint, batch_id: int) -> tuple[int, bool]:
 def test_kill_between_the_jdbc_append_and_the_ledger_commit(isolated_config, unique_id, tmp_path):
     produce_generated(isolated_config, 30_000, f"{unique_id}-", "--invalid-fraction", "0.005")
     config_path = write_job_config(isolated_config, tmp_path, max_offsets_per_trigger=6_000,
-                                   trigger_interval="1 second")
+                                   trigger_interval="1 second", model=WITHOUT_EXPLANATIONS)
     checkpoint, log_path = tmp_path / "checkpoint", tmp_path / "job.log"
     killed = ScoringJob(config_path, checkpoint, log_path, env={FAULT_VARIABLE: f"{AFTER_APPEND_BEFORE_COMMIT}:2"})
     assert killed.wait(300) in (-signal.SIGKILL, 128 + signal.SIGKILL), killed.log_tail()  # the wrapper's view
@@ -147,7 +148,8 @@ def test_outages_mid_stream_mariadb_stopped_frozen_then_broker_restarted(isolate
     total = records_in(isolated_config)
     config_path = write_job_config(isolated_config, tmp_path, max_offsets_per_trigger=8_000,
                                    trigger_interval="1 second", restart_backoff_max_seconds=8,
-                                   mysql={"read_timeout_s": 5, "write_timeout_s": 5, "connect_timeout_s": 5})
+                                   mysql={"read_timeout_s": 5, "write_timeout_s": 5, "connect_timeout_s": 5},
+                                   model=WITHOUT_EXPLANATIONS)
     checkpoint = tmp_path / "checkpoint"
     database, broker = MariaDbServer.from_config(isolated_config), KafkaBroker.from_config(isolated_config)
     faults = {"mariadb stopped": (database.stop, database.start, 30),
