@@ -86,14 +86,6 @@ class ScoringJob:
         return self.process.wait(timeout)
 
 
-# For the fault tests, whose subject is the accounting: a fresh stream of generated payments starts
-# with no history, and its first micro-batches send a third of their payments to review (low
-# 30-day counts); tree SHAP for each of them (about 9 ms each on this machine's 2 cores) was most of
-# those tests' time. tests/integration/test_scoring_end_to_end.py and test_crash_recovery.py keep
-# the explanations on through the job.
-WITHOUT_EXPLANATIONS = {"explain_alerts": False}
-
-
 def produce_generated(config: AppConfig, messages: int, prefix: str, *extra: str) -> None:
     """`python -m producer`: generated payments (+ fraud labels) into the test's topics."""
     days = messages // 9_000 + 3

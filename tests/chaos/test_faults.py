@@ -18,7 +18,6 @@ from services.mariadb_server import MariaDbServer
 from services.processes import read_pid
 from sinks.mysql_connection import connect
 from tests.job_runner import (
-    WITHOUT_EXPLANATIONS,
     ScoringJob,
     assert_each_record_once,
     assert_side_outputs_once,
@@ -28,6 +27,7 @@ from tests.job_runner import (
     wait_until,
     write_job_config,
 )
+from tests.model_helpers import WITHOUT_EXPLANATIONS
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 

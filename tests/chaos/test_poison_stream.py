@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import replace
 
 import pytest
 from confluent_kafka import Producer
@@ -13,8 +12,9 @@ from confluent_kafka import Producer
 from events.contract import MAX_MESSAGE_BYTES, Reason
 from pipeline.scoring_query import start_scoring_query
 from sinks.mysql_connection import connect
-from tests.job_runner import WITHOUT_EXPLANATIONS, assert_each_record_once
+from tests.job_runner import assert_each_record_once
 from tests.kafka_helpers import consume
+from tests.model_helpers import without_explanations
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -97,7 +97,7 @@ def test_poison_stream_every_invalid_message_in_the_dlq_with_its_reason(spark, i
     expected = send(isolated_config.kafka.bootstrap_servers, topics.payments, poison_plan(f"{unique_id}-", 7))
     # Its made-up payments (no history, unusual amounts) all go to review: explaining 30,000 of
     # them was four fifths of this test's time, and the DLQ is its subject.
-    config = isolated_config.model_copy(update={"model": replace(isolated_config.model, **WITHOUT_EXPLANATIONS)})
+    config = without_explanations(isolated_config)
     query = start_scoring_query(spark, config, {"availableNow": True})
     query.awaitTermination(900)
     assert query.exception() is None

@@ -20,6 +20,7 @@ from generator.simulator import SimulationParams, generate
 from pipeline.scoring_query import start_scoring_query
 from producer.plan import INVALID, LABEL, PAYMENT, SendPlan, build_plan
 from producer.sender import send_plan
+from tests.model_helpers import without_explanations
 
 pytestmark = pytest.mark.integration
 
@@ -41,10 +42,10 @@ def test_streamed_features_equal_batch_features(spark, isolated_config, mysql_co
     topics = {PAYMENT: isolated_config.kafka.topics.payments, INVALID: isolated_config.kafka.topics.payments,
               LABEL: isolated_config.kafka.topics.labels}
 
-    stream_ids = set()
+    stream_ids, config = set(), without_explanations(isolated_config)  # the features are the subject
     for chunk in chunks_of(plan, CHUNKS):
         assert send_plan(chunk, isolated_config.kafka.bootstrap_servers, topics).failed == 0
-        query = start_scoring_query(spark, isolated_config, {"availableNow": True})
+        query = start_scoring_query(spark, config, {"availableNow": True})
         query.awaitTermination(600)
         assert query.exception() is None
         stream_ids.add(str(query.id))
