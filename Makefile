@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 SUBMIT  := scripts/spark-submit
 PYTEST_ARGS ?=
 
-.PHONY: setup services-up services-down services-reset services-status demo run test chaos produce generate bench bench-throughput bench-latency bench-dashboard cluster-run bench-producer bench-state bench-state-scale bench-recovery bench-scoring backtest train dashboard dashboard-stop
+.PHONY: setup services-up services-down services-reset services-status demo run test chaos produce generate bench bench-throughput bench-latency bench-dashboard cluster-run bench-producer bench-state bench-state-scale bench-recovery bench-cold-start bench-scoring backtest train dashboard dashboard-stop
 
 setup:                     ## install Python packages, jars, MariaDB (idempotent)
 	@scripts/bootstrap.sh
@@ -65,6 +65,9 @@ bench-producer: services-up  ## producer throughput to the local broker
 
 bench-recovery: services-up  ## kill -9 under live load, restart: seconds to the first committed micro-batch
 	@$(PY) bench/recovery.py $(ARGS)
+
+bench-cold-start: services-up  ## a new deployment on a stream without history: start-up, first batch, alerts; explanations on vs off
+	@$(PY) bench/cold_start.py $(ARGS)
 
 bench-state-scale: setup   ## the state at scale: 1M customers, 20M payments of history; rows/s, memory, size, restart
 	@$(SUBMIT) --driver-memory 4g bench/state_scale.py $(ARGS)

@@ -72,7 +72,7 @@ def write_markdown() -> None:
              "Written by `make bench` (bench/report.py) from `bench/results/*.json`; do not edit by hand.", ""]
     for kind, render in (("throughput", _throughput_lines), ("latency", _latency_lines),
                          ("state_stage", _state_stage_lines), ("state_scale", _state_scale_lines),
-                         ("recovery", _recovery_lines), ("cluster", _cluster_lines),
+                         ("recovery", _recovery_lines), ("cold_start", _cold_start_lines), ("cluster", _cluster_lines),
                          ("side_by_side", _side_by_side_lines),
                          ("dashboard", _dashboard_lines)):
         result = load(kind)
@@ -149,6 +149,25 @@ def _recovery_lines(result: dict) -> list[str]:
                                           for k in result["kills"]) + " |",
              f"| live load | {result['rate']:,} tx/s |", _speed_line(result)]
     return lines
+
+
+def _cold_start_lines(result: dict) -> list[str]:
+    settings = result["settings"]
+    lines = [f"## Cold start, explanations on and off ({result['measured_at']})", "",
+             f"Command: `{result['command']}`", "",
+             f"{settings['payments']:,} generated payments without history, "
+             f"{settings['max_offsets_per_trigger']:,} per micro-batch, `--available-now` from a new checkpoint, "
+             "each run on an emptied database.", "",
+             "| explanations | in all | to a running query | first micro-batch | alerts in it | alerts in all |",
+             "|---|---|---|---|---|---|"]
+    for run in result["runs"]:
+        lines.append(f"| {'on' if run['explain_alerts'] else 'off'} | **{run['wall_s']} s** | "
+                     f"{run['to_query_start_s']} s | {run['first_batch_s']} s | "
+                     f"{run['first_batch_alerts']:,} of {run['first_batch_scored']:,} | "
+                     f"{run['alerts']:,} of {run['scored']:,} |")
+    speed = result["machine"]["speed_check_seconds"]
+    return lines + ["", f"Host speed check just after the run: {speed:.2f} s for {SPEED_CHECK_ADDITIONS:,} additions "
+                        "in a Python loop (lower is faster)."]
 
 
 def _state_line(state: dict) -> str:
