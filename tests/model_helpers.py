@@ -16,7 +16,7 @@ from udfs.model_artifact import current_artifact_dir, save_artifact
 # For tests whose subject is the accounting, the dead letters or the features: a fresh stream of
 # generated payments starts with no history, and its first micro-batches send a third of their
 # payments to review (low 30-day counts; the poison test's made-up payments all go). Tree SHAP for
-# each (about 9 ms on this machine's 2 cores) was most of those tests' time.
+# each (6-12 ms of a core) was most of those tests' time (make bench-cold-start: 146 s vs 70 s).
 # tests/integration/test_scoring_end_to_end.py, test_crash_recovery.py and the cluster test keep
 # the explanations on through the job.
 WITHOUT_EXPLANATIONS = {"explain_alerts": False}
