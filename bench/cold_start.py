@@ -23,7 +23,6 @@ from bench import report  # noqa: E402
 from bench.runs import BENCH_DATABASE, BenchRun, bench_database, create_topics, new_run, preload, start_job  # noqa: E402
 from core.config import AppConfig, load_config  # noqa: E402
 
-STARTED = "streaming query started"
 BATCH_LINE = re.compile(r"batch (\d+): (\d+) in, (\d+) scored, .*?(\d+) alerts, .*?\| ([\d.]+) s,")
 
 
@@ -56,13 +55,14 @@ def run_once(config: AppConfig, run: BenchRun, args: argparse.Namespace, explain
     bench_database(config, run.database, empty=True)  # the job writes there (run.job_environment)
     shutil.rmtree(run.checkpoint, ignore_errors=True)
     log_start = run.log_file.stat().st_size if run.log_file.exists() else 0
+    starts_before = run.query_starts()
     started = time.monotonic()
     job = start_job(run, ["--available-now", "--config", str(job_config(config, run, explain)),
                           "--max-offsets-per-trigger", str(args.batch), "--trigger-interval", "1 second"],
                     append_log=True)
     to_query_start = None
     while job.poll() is None:
-        if to_query_start is None and STARTED in run.log_file.read_bytes()[log_start:].decode(errors="replace"):
+        if to_query_start is None and run.query_starts() > starts_before:
             to_query_start = time.monotonic() - started
         time.sleep(0.2)
     wall = time.monotonic() - started

@@ -32,8 +32,6 @@ from bench.runs import (  # noqa: E402
 )
 from core.config import PROJECT_ROOT, AppConfig, load_config  # noqa: E402
 
-READY_MARK = "streaming query started"
-
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,7 +54,7 @@ def wait_until_ready(run: BenchRun, job: subprocess.Popen, timeout: float = 300)
     while time.monotonic() < deadline:
         if job.poll() is not None:
             raise SystemExit(f"the job stopped before it was ready; see {run.log_file}")
-        if READY_MARK in run.log_file.read_text(errors="replace"):
+        if run.query_starts():
             return
         time.sleep(1)
     raise SystemExit(f"the job was not ready within {timeout:.0f} s; see {run.log_file}")

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import report  # noqa: E402
 from bench.runs import (  # noqa: E402
+    QUERY_STARTED,
     BenchRun,
     add_database_option,
     create_topics,
@@ -31,7 +32,6 @@ from bench.runs import (  # noqa: E402
 from core.config import PROJECT_ROOT, AppConfig, load_config  # noqa: E402
 from sinks.mysql_connection import connect  # noqa: E402
 
-STARTED = "streaming query started"
 JOB_ARGS = ["--trigger-interval", "0 seconds"]  # as bench/latency.py runs it
 
 
@@ -58,20 +58,16 @@ def wait_for(condition, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def started_marks(run: BenchRun) -> int:
-    return run.log_file.read_text(errors="replace").count(STARTED) if run.log_file.exists() else 0
-
-
 def kill_and_restart(config: AppConfig, run: BenchRun, job: subprocess.Popen) -> tuple[dict, subprocess.Popen]:
     """SIGKILL the job's process group, start it again; seconds to its query start and to the
     first commit after the kill."""
-    marks = started_marks(run)
+    marks = run.query_starts()
     subprocess.run(["pkill", "-KILL", "-s", str(job.pid)], check=False)
     killed_at = datetime.now(UTC).replace(tzinfo=None)
     job.wait(30)
     started = time.monotonic()
     restarted = start_job(run, JOB_ARGS, append_log=True)
-    wait_for(lambda: started_marks(run) > marks, 300, "query start after the restart")
+    wait_for(lambda: run.query_starts() > marks, 300, "query start after the restart")
     query_started = time.monotonic() - started
     wait_for(lambda: (last_commit(config, run) or killed_at) > killed_at, 300, "commit after the restart")
     committed = time.monotonic() - started
@@ -90,7 +86,7 @@ def main() -> int:
     kills = []
     try:
         for number in range(args.kills):
-            wait_for(lambda starts=number + 1: started_marks(run) >= starts, 300, "query start")
+            wait_for(lambda starts=number + 1: run.query_starts() >= starts, 300, "query start")
             time.sleep(args.steady_seconds)
             figures, job = kill_and_restart(config, run, job)
             kills.append(figures)
@@ -115,7 +111,7 @@ def first_batches_after_restarts(run: BenchRun) -> list[str]:
     """The job log's line for each restart's first committed batch (rows, seconds, stages)."""
     text = run.log_file.read_text(errors="replace")
     lines = []
-    for chunk in text.split(STARTED)[2:]:
+    for chunk in text.split(QUERY_STARTED)[2:]:
         match = re.search(r"batch \d+: .*", chunk)
         if match:
             lines.append(match.group(0)[:200])

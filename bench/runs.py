@@ -22,6 +22,7 @@ PYTHON = sys.executable
 SPARK_SUBMIT = str(PROJECT_ROOT / "scripts" / "spark-submit")
 TX_PER_GENERATED_DAY = 9_500  # the generator's default population makes about 9,800 a day
 BENCH_DATABASE = "payments_jobbench"
+QUERY_STARTED = "streaming query started"  # the job's log line once its query runs (jobs/score_payments.py)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,10 @@ class BenchRun:
     def job_environment(self) -> dict[str, str]:
         """Environment of the run's Spark processes: MYSQL_DATABASE points them at its database."""
         return {**os.environ, **({"MYSQL_DATABASE": self.database} if self.database else {})}
+
+    def query_starts(self) -> int:
+        """How many times a job of this run has logged a running query (restarts append to the log)."""
+        return self.log_file.read_text(errors="replace").count(QUERY_STARTED) if self.log_file.exists() else 0
 
     def stream_id(self) -> str:
         """The streaming query's id, which the ledger rows carry (from the checkpoint)."""
