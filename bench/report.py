@@ -12,6 +12,9 @@ from core.config import PROJECT_ROOT
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 RESULTS_MD = PROJECT_ROOT / "bench" / "RESULTS.md"
+# Below this line RESULTS.md holds hand-written rounds (runs of two versions back to back), kept
+# as they are when the generated sections above it are written again.
+HAND_WRITTEN_MARK = "<!-- Hand-written below: back-to-back rounds, kept by bench/report.py -->"
 
 
 SPEED_CHECK_ADDITIONS = 10_000_000
@@ -69,7 +72,8 @@ def load(kind: str) -> dict | None:
 def write_markdown() -> None:
     """bench/RESULTS.md from the JSON results present (the committed ones are the reference run)."""
     lines = ["# Benchmark results", "",
-             "Written by `make bench` (bench/report.py) from `bench/results/*.json`; do not edit by hand.", ""]
+             "Written by `make bench` (bench/report.py) from `bench/results/*.json`; do not edit by hand "
+             "above the hand-written mark.", ""]
     for kind, render in (("throughput", _throughput_lines), ("latency", _latency_lines),
                          ("state_stage", _state_stage_lines), ("state_scale", _state_scale_lines),
                          ("recovery", _recovery_lines), ("cold_start", _cold_start_lines), ("cluster", _cluster_lines),
@@ -81,7 +85,13 @@ def write_markdown() -> None:
     any_result = load("throughput") or load("latency")
     if any_result:
         lines += ["## Machine", ""] + [f"- {key}: {value}" for key, value in any_result["machine"].items()] + [""]
-    RESULTS_MD.write_text("\n".join(lines))
+    RESULTS_MD.write_text("\n".join(lines) + _hand_written_part())
+
+
+def _hand_written_part() -> str:
+    """The current file's part from HAND_WRITTEN_MARK on (empty when it has none)."""
+    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else ""
+    return "\n" + text[text.index(HAND_WRITTEN_MARK):] if HAND_WRITTEN_MARK in text else ""
 
 
 def _throughput_lines(result: dict) -> list[str]:
