@@ -57,7 +57,11 @@ def ledger_rows_in(config, checkpoint) -> int:
         return int(cursor.fetchone()[0])
 
 
-KILL_BATCH = 30_000  # records per micro-batch: about 17 batches, so that 5 kills fall mid-stream
+# Records per micro-batch while the job is being killed: about 50 batches, so that the 5 kills fall
+# mid-stream. Small, because each restart's first micro-batch runs on a cold JVM (interpreted code,
+# RocksDB opened, Python workers started): 30,000 records took 33-41 s there, a warm batch 3-8 s.
+KILL_BATCH = 10_000
+FINAL_BATCH = 100_000  # the last run, which scores the rest of the stream, on a warm JVM
 
 
 def sleep_then_kill_moment(config, checkpoint, rng: random.Random, after_batches: int) -> None:
@@ -85,7 +89,8 @@ def test_kill_9_five_times_during_500k_messages(isolated_config, unique_id, tmp_
         job.kill_9()
         kills.append(committed_batches(isolated_config, checkpoint))
     assert kills[-1] * KILL_BATCH < 500_000, f"the kills must happen mid-stream (batches committed: {kills})"
-    final = ScoringJob(config_path, checkpoint, log_path, "--available-now")
+    final = ScoringJob(config_path, checkpoint, log_path, "--available-now",
+                       "--max-offsets-per-trigger", str(FINAL_BATCH))
     assert final.wait() == 0, final.log_tail()
     with connect(isolated_config.mysql, autocommit=True) as connection:
         assert assert_each_record_once(connection, isolated_config, f"{unique_id}-") > 500_000
