@@ -31,9 +31,9 @@ def cluster_submit_args(cluster: SparkCluster) -> list[str]:
             "--conf", "spark.eventLog.rolling.enabled=false"]
 
 
-def run_to_end(run: BenchRun, submit_args: list[str]) -> float:
+def run_to_end(run: BenchRun, submit_args: list[str], job_args: list[str] = ()) -> float:
     started = time.monotonic()
-    job = start_job(run, ["--available-now", "--max-offsets-per-trigger", "50000"], submit_args)
+    job = start_job(run, ["--available-now", "--max-offsets-per-trigger", "50000", *job_args], submit_args)
     if job.wait() != 0:
         raise SystemExit(f"the job failed; see {run.log_file}")
     return time.monotonic() - started
@@ -97,17 +97,18 @@ def compare(config: AppConfig, cluster_run: BenchRun, local_run: BenchRun) -> di
             "identical": differing == 0 and len(on_cluster) == len(in_local)}
 
 
-def run_comparison(config: AppConfig, cluster: SparkCluster, messages: int) -> dict:
-    """Preload two runs' topics with the same payments; score one on the cluster, one in local[2]."""
+def run_comparison(config: AppConfig, cluster: SparkCluster, messages: int, job_args: list[str] = ()) -> dict:
+    """Preload two runs' topics with the same payments; score one on the cluster, one in local[2]
+    (both with the same job options, e.g. --config)."""
     cluster.start()
     cluster_run, local_run = new_run("cluster"), new_run("local")
     for run in (cluster_run, local_run):
         create_topics(config, run, config.kafka.partitions)
         preload(run, messages)
     print(f"job on the cluster {cluster.master_url} (log: {cluster_run.log_file}) ...")
-    cluster_seconds = run_to_end(cluster_run, cluster_submit_args(cluster))
+    cluster_seconds = run_to_end(cluster_run, cluster_submit_args(cluster), job_args)
     print(f"job in local mode (log: {local_run.log_file}) ...")
-    local_seconds = run_to_end(local_run, ["--master", "local[2]"])
+    local_seconds = run_to_end(local_run, ["--master", "local[2]"], job_args)
     event_log = event_log_of(cluster_run.name)
     return {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": "make cluster-run",
             "messages": messages, "records": int(ledger_totals(config, cluster_run.stream_id())["rows_in"]),

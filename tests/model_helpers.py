@@ -13,12 +13,13 @@ import numpy as np
 from core.config import AppConfig
 from udfs.model_artifact import current_artifact_dir, save_artifact
 
-# For tests whose subject is the accounting, the dead letters or the features: a fresh stream of
+# For tests whose subject is the accounting, the dead letters, the features or the cluster's
+# division of work: a fresh stream of
 # generated payments starts with no history, and its first micro-batches send a third of their
 # payments to review (low 30-day counts; the poison test's made-up payments all go). Tree SHAP for
 # each (6-12 ms of a core) was most of those tests' time (make bench-cold-start: 146 s vs 70 s).
-# tests/integration/test_scoring_end_to_end.py, test_crash_recovery.py and the cluster test keep
-# the explanations on through the job.
+# tests/integration/test_scoring_end_to_end.py, test_crash_recovery.py and test_tls.py keep the
+# explanations on through the job; `make cluster-run` runs them on the cluster.
 WITHOUT_EXPLANATIONS = {"explain_alerts": False}
 
 
