@@ -44,6 +44,8 @@ ENV_OVERRIDES = {
     "KAFKA_SASL_PASSWORD": ("kafka", "security", "sasl_password"),
     "KAFKA_SASL_PASSWORD_FILE": ("kafka", "security", "sasl_password_file"),
     "KAFKA_LABELS_TOPIC": ("kafka", "topics", "labels"),
+    "KAFKA_ALERTS_TOPIC": ("kafka", "topics", "alerts"),
+    "KAFKA_DLQ_TOPIC": ("kafka", "topics", "dlq"),
     "MYSQL_TLS_MODE": ("mysql", "tls", "mode"),
     "MYSQL_TLS_CA_FILE": ("mysql", "tls", "ca_file"),
     "MYSQL_HOST": ("mysql", "host"),

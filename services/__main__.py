@@ -11,6 +11,7 @@ from core.logs import configure_logging
 from dashboard.users import ensure_local_analyst
 from services.dashboard_server import DashboardServer
 from services.grants import migrate_and_grant
+from services.jvm_archive import ensure_jvm_archive
 from services.kafka_acls import allow_label_writer
 from services.kafka_broker import KafkaBroker
 from services.mariadb_server import MariaDbServer
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             allow_label_writer(config)
             migrate_and_grant(config)
             ensure_local_analyst(config)
+            ensure_jvm_archive(config)
             log.info("services ready: Kafka %s, MariaDB %s:%s/%s", broker.bootstrap,
                      database.host, database.port, database.database)
         elif args.command == "down":
