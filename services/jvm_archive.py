@@ -96,11 +96,10 @@ def _produce(topics: dict[str, str]) -> None:
 
 def _run_job(topics: dict[str, str]) -> None:
     """The job, --available-now, its JVM told to write the archive at exit (to a temporary name,
-    renamed once complete)."""
+    renamed once complete: a driver never maps a half-written archive, and two builds at once
+    do not write into one file)."""
     JVM_ARCHIVE.parent.mkdir(parents=True, exist_ok=True)
-    JVM_ARCHIVE.unlink(missing_ok=True)
-    partial = JVM_ARCHIVE.with_suffix(".jsa.partial")
-    partial.unlink(missing_ok=True)
+    partial = JVM_ARCHIVE.with_name(f"{JVM_ARCHIVE.stem}.{os.getpid()}.partial")
     environment = {**os.environ, NO_ARCHIVE_VARIABLE: "1", "MYSQL_DATABASE": ARCHIVE_DATABASE,
                    "KAFKA_ALERTS_TOPIC": topics["alerts"], "KAFKA_DLQ_TOPIC": topics["dlq"],
                    "SPARK_SUBMIT_OPTS": f"-XX:ArchiveClassesAtExit={partial}"}
@@ -114,9 +113,10 @@ def _run_job(topics: dict[str, str]) -> None:
                 cwd=PROJECT_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT,
                 timeout=BUILD_TIMEOUT_SECONDS)
         if result.returncode != 0 or not partial.exists():
+            partial.unlink(missing_ok=True)
             tail = log_file.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"the archive run ended with exit code {result.returncode}:\n{tail}")
-    partial.rename(JVM_ARCHIVE)
+    partial.replace(JVM_ARCHIVE)
 
 
 def _delete_topics(config: AppConfig, names: list[str]) -> None:
