@@ -28,6 +28,15 @@ def app_config() -> AppConfig:
 
 
 @pytest.fixture(scope="session")
+def default_dataset():
+    """(payments, profiles) of the generator's default simulation (seed 0, the committed model's
+    training data): about 20 s to generate, so generated once for the generator and training tests."""
+    from generator.simulator import SimulationParams, generate
+
+    return generate(SimulationParams())
+
+
+@pytest.fixture(scope="session")
 def local_services(app_config: AppConfig) -> AppConfig:
     """Start (or reuse) the local Kafka broker and MariaDB, with topics and schema."""
     from dashboard.users import ensure_local_analyst

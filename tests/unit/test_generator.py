@@ -12,11 +12,6 @@ HANDBOOK_TRANSACTIONS = 1_750_000  # "about 1.75 million transactions"
 HANDBOOK_FRAUD_RATE = 0.008        # "about 0.8 %"
 
 
-@pytest.fixture(scope="module")
-def default_dataset():
-    return generate(SimulationParams())
-
-
 def test_row_count_matches_the_design_and_the_handbook(default_dataset):
     payments_df, profiles = default_dataset
     in_day = norm.cdf(43_200 / 20_000) - norm.cdf(-43_200 / 20_000)
