@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Local Kafka broker and MariaDB for development and tests.")
     parser.add_argument("command", choices=("up", "down", "reset", "status", "migrate", "topics",
                                             "cluster-up", "cluster-down", "dashboard-up", "dashboard-down"),
-                        help="up: start both (idempotent), create topics, apply migrations; "
+                        help="up: start both (idempotent), create topics, apply migrations, build the driver JVM's "
+                             "class-data-sharing archive once (services/jvm_archive.py); "
                              "down: stop them, the dashboard and a local Spark cluster, keep data; "
                              "reset: stop all and wipe all local data; "
                              "status: show what runs; migrate / topics: only that step; "
