@@ -8,13 +8,12 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from core.config import PROJECT_ROOT, AppConfig
-from services.grants import migrate_and_grant
-from services.mariadb_server import MariaDbServer
+from services.grants import side_database
 from services.topics import ensure_topics
 from sinks.mysql_connection import connect, named_statements
 
@@ -85,13 +84,7 @@ def run_database(config: AppConfig, name: str) -> tuple[AppConfig, str | None]:
 def bench_database(config: AppConfig, name: str, empty: bool) -> AppConfig:
     """The config pointed at a benchmark database (created if missing, dropped first when
     `empty`), with the project's migrations applied."""
-    server = MariaDbServer.from_config(config)
-    if empty:
-        server.drop_database(name)
-    server.ensure_database(name)
-    bench_config = config.model_copy(update={"mysql": replace(config.mysql, database=name)})
-    migrate_and_grant(config, bench_config.mysql)
-    return bench_config
+    return side_database(config, name, empty)
 
 
 def create_topics(config: AppConfig, run: BenchRun, partitions: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 
 import pymysql
 
@@ -121,3 +122,17 @@ def migrate_and_grant(config: AppConfig, mysql: MySqlConfig | None = None) -> li
         ensure_reader_account(connection, mysql)
         grant_least_privilege(connection, mysql)
     return applied
+
+
+def side_database(config: AppConfig, name: str, empty: bool) -> AppConfig:
+    """The config pointed at another database on the local server (a benchmark's, the JVM
+    archive run's): created if missing, dropped first when `empty`, migrated and granted."""
+    from services.mariadb_server import MariaDbServer
+
+    server = MariaDbServer.from_config(config)
+    if empty:
+        server.drop_database(name)
+    server.ensure_database(name)
+    side = config.model_copy(update={"mysql": replace(config.mysql, database=name)})
+    migrate_and_grant(config, side.mysql)
+    return side

@@ -35,3 +35,13 @@ def ensure_topics(kafka: KafkaConfig, names: list[str] | None = None,
                 raise
     log.info("created Kafka topics %s", ", ".join(missing))
     return missing
+
+
+def delete_topics(kafka: KafkaConfig, names: list[str]) -> None:
+    """Delete topics made for a one-off run; one that cannot be deleted is logged and left."""
+    admin = AdminClient(kafka.client_settings())
+    for name, future in admin.delete_topics(names, operation_timeout=30).items():
+        try:
+            future.result()
+        except KafkaException as error:
+            log.warning("could not delete Kafka topic %s: %s", name, error)
